@@ -1,5 +1,21 @@
-"""Deep clustering by self-labeling, as scikit-learn estimators."""
+"""Deep clustering by self-labeling, as scikit-learn estimators.
+
+``DeepEntropyClustering`` trains a small torch network without labels by
+alternating an EM pseudo-label step with a collision cross-entropy network step.
+The losses and the pseudo-label solvers it rests on are public in
+:mod:`skdeepcluster.losses` and :mod:`skdeepcluster.pseudo_labels`.
+"""
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from . import datasets, losses, metrics, pseudo_labels  # noqa: E402
+from ._estimator import DeepEntropyClustering  # noqa: E402
+
+__all__ = [
+    "DeepEntropyClustering",
+    "datasets",
+    "losses",
+    "metrics",
+    "pseudo_labels",
+    "__version__",
+]

@@ -1,0 +1,175 @@
+"""The shared base of the torch-backed estimators.
+
+It owns what the clusterer and the classifier have in common: device
+resolution, seeding without touching global random state, network and
+optimizer construction, the call into the epoch loop, batched inference and
+device-independent pickling. Subclasses supply the batch objective.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._networks import build_network
+from ._training import InputScaler, LoopConfig, predict_logits, train
+
+#: Version of the pickled state; bump when a release changes its layout.
+PICKLE_FORMAT = 1
+
+
+def resolve_device(device, *, fitting=True) -> torch.device:
+    """Resolve the ``device`` parameter ("auto", "cpu", "cuda", "cuda:1", ...)."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        if fitting:
+            raise RuntimeError(
+                f"device={device!r} was requested but torch finds no CUDA GPU "
+                f"(torch {torch.__version__}); use device='cpu' or device='auto'."
+            )
+        warnings.warn(
+            f"device={device!r} is not available here; predicting on the CPU.",
+            RuntimeWarning, stacklevel=3,
+        )
+        return torch.device("cpu")
+    return resolved
+
+
+def draw_seeds(random_state, n) -> list[int]:
+    """``n`` 31-bit seeds from ``random_state``; numpy's global RNG is untouched.
+
+    None draws fresh OS entropy rather than from ``np.random``'s global state.
+    """
+    if random_state is None:
+        return [int(s >> 1) for s in np.random.SeedSequence().generate_state(n)]
+    rng = check_random_state(random_state)
+    return [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=n)]
+
+
+@contextmanager
+def private_torch_rng(seed, device):
+    """Seed torch's default generators inside a fork, restoring them after.
+
+    Layer initialisation and dropout in user modules draw from torch's global
+    generator; forking it keeps ``fit`` deterministic for an int seed while the
+    caller's global random state is left exactly as it was.
+    """
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class BaseDeepEstimator(BaseEstimator):
+    """Base class: a torch network trained by an epoch loop on host data."""
+
+    _parameter_constraints: dict = {
+        "model": [StrOptions({"mlp", "conv", "linear"}), callable],
+        "hidden_layer_sizes": ["array-like"],
+        "image_shape": ["array-like", None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # ---- hooks for subclasses -------------------------------------------
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _make_objective(self, X, module, scaler, device, generator):
+        raise NotImplementedError
+
+    # ---- shared machinery -----------------------------------------------
+    def _validate_X(self, X, *, reset):
+        return validate_data(
+            self, X, reset=reset, dtype="numeric", accept_sparse=False,
+            ensure_min_samples=2 if reset else 1,
+        )
+
+    def _hidden_sizes(self):
+        sizes = np.asarray(self.hidden_layer_sizes, dtype=float).ravel()
+        if np.any(sizes < 1) or np.any(sizes != np.round(sizes)):
+            raise ValueError(
+                "hidden_layer_sizes must hold positive integers; got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _build(self, n_features, device):
+        module = build_network(self.model, n_features, self._n_outputs(),
+                               self._hidden_sizes(), self.image_shape)
+        return module.to(device)
+
+    def _train_once(self, X, seed, device, module=None, scaler=None):
+        """Build (or continue) a network and train it; return a fitted state."""
+        generator = torch.Generator().manual_seed(seed)
+        history = []
+        with private_torch_rng(seed, device):
+            scaler = scaler or InputScaler.fit(X)
+            module = module or self._build(X.shape[1], device)
+            optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
+            objective = self._make_objective(X, module, scaler, device, generator)
+            config = LoopConfig(self.max_iter, self._batch_size, self.tol,
+                                self.n_iter_no_change, self.verbose)
+            n_iter, interrupted = train(module, optimizer, objective, config,
+                                        generator, history,
+                                        desc=type(self).__name__)
+        return {"module": module, "scaler": scaler, "history": history,
+                "n_iter": n_iter, "interrupted": interrupted, "objective": objective}
+
+    def _logits(self, X) -> torch.Tensor:
+        """Eval-mode logits for validated X (float32, on the CPU)."""
+        device = resolve_device(self.device, fitting=False)
+        if next(self.module_.parameters()).device != device:
+            self.module_.to(device)
+        return predict_logits(self.module_, X, self._scaler, device)
+
+    def _proba(self, X):
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        return torch.softmax(self._logits(X).double(), 1).numpy()
+
+    # ---- pickling -----------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        module = state.pop("module_", None)
+        if module is not None:
+            buffer = io.BytesIO()
+            torch.save(module, buffer)
+            state["_module_bytes"] = buffer.getvalue()
+        state["_pickle_format"] = PICKLE_FORMAT
+        return state
+
+    def __setstate__(self, state):
+        found = state.pop("_pickle_format", None)
+        if found is None or found > PICKLE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was pickled with state format {found}, "
+                f"but this skdeepcluster release reads formats up to {PICKLE_FORMAT}"
+                "; load it with the release that saved it."
+            )
+        blob = state.pop("_module_bytes", None)
+        if blob is not None:
+            state["module_"] = torch.load(io.BytesIO(blob), map_location="cpu",
+                                          weights_only=False)
+        super().__setstate__(state)

@@ -1,0 +1,346 @@
+"""DeepEntropyClustering: the scikit-learn face of self-labeling clustering."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClusterMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import losses
+from ._augment import make_augmenter
+from ._base import BaseDeepEstimator, draw_seeds, resolve_device
+from ._neighbors import nearest_neighbors
+from ._networks import resolve_image_shape
+from ._training import SelfLabeling, predict_logits
+
+
+class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
+    """Deep clustering by self-labeling with collision cross-entropy.
+
+    A small network maps each sample to a softmax over ``n_clusters``. Training
+    alternates, on every mini-batch, a *y-step* that solves soft pseudo-labels
+    ``Y`` for the batch (convex; EM by default) and a *network step* on the
+    cross-entropy between ``Y`` and the predictions, where the fairness term
+    ``fairness_weight * KL(prior || mean(Y))`` keeps clusters from emptying and
+    ``weight_decay`` on the head restores a max-margin boundary. Each point is
+    paired with one of its nearest neighbours (and/or an augmented copy) that
+    must take the same pseudo-label: a consistency term that uses the data's
+    local geometry.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    loss : {"collision", "reverse", "shannon"}, default="collision"
+        Network-step loss: collision cross-entropy ``-ln <y, σ>``, reverse
+        cross-entropy ``H(σ, y)``, or the Shannon baseline ``H(y, σ)`` with
+        pseudo-labels from Sinkhorn-Knopp equipartition (SeLa).
+    fairness_weight : float, default=1.0
+        Weight λ of the strong fairness term ``KL(prior || ȳ)`` in the y-step.
+        Larger values give more balanced clusters.
+    cluster_prior : array-like of shape (n_clusters,), default=None
+        Known cluster proportions (non-negative, normalised to sum 1). None means
+        uniform.
+    model : {"mlp", "conv", "linear"} or callable, default="mlp"
+        The network. "conv" is a small ConvNet for images passed as flat rows
+        (see ``image_shape``); "linear" a softmax regression for fixed features;
+        a callable ``(n_features, n_clusters) -> torch.nn.Module`` builds your own.
+    hidden_layer_sizes : array-like of int, default=(256, 256)
+        Widths of the hidden layers of "mlp" (of the fully connected layers after
+        the convolutions for "conv").
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(channels, height, width)`` of the images for
+        ``model="conv"`` and ``augment="affine"``; None means square, one channel.
+    augment : {"affine", "noise"}, callable or None, default=None
+        Random perturbation applied to both views of each pair: "affine" rotates,
+        scales and shifts images; "noise" adds Gaussian noise (in units of the
+        data's scale); a callable ``(batch, generator) -> batch`` is your own.
+    n_neighbors : int, default=10
+        Each point is paired with a random one of its ``n_neighbors`` nearest
+        neighbours (Euclidean, in a PCA space of at most 50 dimensions); both
+        must take the same pseudo-label. 0 disables the pairing.
+    max_iter : int, default=50
+        Maximum number of epochs.
+    batch_size : int, default=256
+        Mini-batch size; the y-step is solved per mini-batch.
+    learning_rate : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=1e-3
+        Margin term: weight of ``||W||²`` of the network's last linear layer.
+    pseudo_label_solver : {"em", "pgd"}, default="em"
+        Solver of the y-step: EM (fast) or projected gradient (baseline).
+    n_init : int, default=1
+        Number of restarts with different seeds; the one with the lowest final
+        self-labeling objective is kept.
+    tol : float, default=1e-3
+        Training stops when the fraction of points whose pseudo-label changes in
+        an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
+    n_iter_no_change : int, default=5
+        See ``tol``; 0 disables early stopping.
+    device : str or torch.device, default="auto"
+        "auto" uses CUDA when available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Owns weight initialisation, shuffling, neighbour pairing and
+        augmentation. An int gives identical labels across fits on the CPU.
+    verbose : int, default=0
+        1 shows per-epoch progress (tqdm when installed).
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit``.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training point, from the same inference as ``predict``.
+    module_ : torch.nn.Module
+        The trained network.
+    n_iter_ : int
+        Epochs run by the kept restart.
+    history_ : list of dict
+        Per epoch: ``loss``, ``score`` (mutual information of the training
+        predictions), ``change``, ``cluster_sizes``, ``balance``, ``time``.
+    objective_ : float
+        Final self-labeling objective of the kept restart (lower is better).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : Variance-based clustering.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from skdeepcluster import DeepEntropyClustering
+    >>> X, _ = make_blobs(n_samples=200, centers=3, random_state=0)
+    >>> model = DeepEntropyClustering(n_clusters=3, random_state=0).fit(X)
+    >>> model.labels_.shape
+    (200,)
+    >>> model.predict_proba(X[:2]).sum(axis=1).round(6)
+    array([1., 1.])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDeepEstimator._parameter_constraints,
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "loss": [StrOptions({"collision", "reverse", "shannon"})],
+        "fairness_weight": [Interval(Real, 0, None, closed="left")],
+        "cluster_prior": ["array-like", None],
+        "augment": [StrOptions({"affine", "noise"}), callable, None],
+        "n_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "pseudo_label_solver": [StrOptions({"em", "pgd"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        loss="collision",
+        fairness_weight=1.0,
+        cluster_prior=None,
+        model="mlp",
+        hidden_layer_sizes=(256, 256),
+        image_shape=None,
+        augment=None,
+        n_neighbors=10,
+        max_iter=50,
+        batch_size=256,
+        learning_rate=1e-3,
+        weight_decay=1e-3,
+        pseudo_label_solver="em",
+        n_init=1,
+        tol=1e-3,
+        n_iter_no_change=5,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_clusters = n_clusters
+        self.loss = loss
+        self.fairness_weight = fairness_weight
+        self.cluster_prior = cluster_prior
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.image_shape = image_shape
+        self.augment = augment
+        self.n_neighbors = n_neighbors
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.pseudo_label_solver = pseudo_label_solver
+        self.n_init = n_init
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _n_outputs(self):
+        return self.n_clusters
+
+    def _check_params_vs_input(self, X):
+        """Resolve data-dependent settings into private attributes."""
+        n_samples, n_features = X.shape
+        if n_samples < self.n_clusters:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+            )
+        self._batch_size = min(self.batch_size, n_samples)
+        self._prior = None
+        if self.cluster_prior is not None:
+            prior = np.asarray(self.cluster_prior, dtype=float)
+            if (prior.ndim != 1 or len(prior) != self.n_clusters
+                    or not np.all(np.isfinite(prior)) or np.any(prior < 0)
+                    or prior.sum() <= 0):
+                raise ValueError(
+                    "cluster_prior must be n_clusters="
+                    f"{self.n_clusters} finite non-negative values, not all zero; "
+                    f"got cluster_prior={self.cluster_prior!r}."
+                )
+            self._prior = prior / prior.sum()
+        needs_image = self.model == "conv" or self.augment == "affine"
+        self._image_shape = (resolve_image_shape(self.image_shape, n_features)
+                             if needs_image else None)
+
+    def _make_objective(self, X, module, scaler, device, generator):
+        neighbors = None
+        if self.n_neighbors > 0:
+            neighbors = nearest_neighbors(X, self.n_neighbors, scaler, generator)
+        return SelfLabeling(
+            X, module, scaler, device,
+            loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
+            solver=self.pseudo_label_solver, weight_decay=self.weight_decay,
+            neighbors=neighbors, generator=generator,
+            augmenter=make_augmenter(self.augment, self._image_shape, generator),
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the network by self-labeling on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (dense; a memmap is read in batches, never copied).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "module_")
+        X = self._validate_X(X, reset=not warm)
+        self._check_params_vs_input(X)
+        device = resolve_device(self.device)
+        n_init = 1 if warm else self.n_init
+        best = None
+        for seed in draw_seeds(self.random_state, n_init):
+            try:
+                run = self._train_once(
+                    X, seed, device,
+                    module=self.module_ if warm else None,
+                    scaler=self._scaler if warm else None,
+                )
+            except FloatingPointError as exc:
+                if n_init == 1:
+                    raise
+                warnings.warn(f"A restart diverged and was dropped: {exc}",
+                              RuntimeWarning, stacklevel=2)
+                continue
+            logits = predict_logits(run["module"], X, run["scaler"], device)
+            run["objective_value"] = run["objective"].objective_value(logits)
+            if best is None or run["objective_value"] < best["objective_value"]:
+                best = run
+            if run["interrupted"]:
+                break
+        if best is None:
+            raise FloatingPointError(
+                f"All {n_init} restarts diverged; try a lower learning_rate.")
+        self.module_, self._scaler = best["module"], best["scaler"]
+        self.history_ = (self.history_ if warm else []) + best["history"]
+        self.n_iter_ = best["n_iter"]
+        self.objective_ = best["objective_value"]
+        self.labels_ = self.predict(X)
+        self._warn_if_clusters_empty()
+        return self
+
+    def _warn_if_clusters_empty(self):
+        found = len(np.unique(self.labels_))
+        if found < self.n_clusters:
+            warnings.warn(
+                f"Only {found} of n_clusters={self.n_clusters} clusters are "
+                "non-empty after training; increase fairness_weight (now "
+                f"{self.fairness_weight}) or lower n_clusters.",
+                ConvergenceWarning, stacklevel=3,
+            )
+
+    def predict_proba(self, X):
+        """Soft cluster assignments ``softmax(network(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_clusters)
+            Rows sum to 1.
+        """
+        return self._proba(X)
+
+    def predict(self, X):
+        """Cluster of each sample: the argmax of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster index of each sample.
+        """
+        return self._proba(X).argmax(axis=1)
+
+    def score(self, X, y=None):
+        """Mutual-information estimate ``H(mean σ) - mean H(σ)`` on X.
+
+        Higher is better; no labels needed, so ``GridSearchCV`` can tune with it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        score : float
+            In ``[0, ln n_clusters]``.
+        """
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        return float(losses.mutual_information(self._logits(X).double()))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,288 @@
+"""The epoch loop and the batch objectives. Knows torch, not scikit-learn.
+
+Data stay in host memory (a NumPy array or memmap) and stream to the device
+one mini-batch at a time, so device memory does not grow with n_samples.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import losses
+from ._networks import head_of
+from .pseudo_labels import (
+    pseudo_label_objective,
+    sinkhorn_knopp,
+    solve_pseudo_labels,
+)
+
+
+class InputScaler:
+    """Centre features and divide by one global scale, on the device.
+
+    A single scale (the root-mean-square of the centred data) keeps the relative
+    weight of features, as K-means does, while making the network insensitive
+    to the units of X (pixels in 0..255 or in 0..1 give the same fit).
+    """
+
+    def __init__(self, mean: np.ndarray, scale: float):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.scale = float(scale)
+        self._on = {}
+
+    @classmethod
+    def fit(cls, X, chunk=8192):
+        n, d = X.shape
+        total = np.zeros(d)
+        sq = np.zeros(d)
+        for start in range(0, n, chunk):
+            block = np.asarray(X[start : start + chunk], dtype=np.float64)
+            total += block.sum(0)
+            sq += (block * block).sum(0)
+        mean = total / n
+        var = np.maximum(sq / n - mean * mean, 0.0).mean()
+        scale = float(np.sqrt(var)) if var > 0 else 1.0
+        return cls(mean, scale if np.isfinite(scale) and scale > 0 else 1.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.device, x.dtype)
+        if key not in self._on:
+            self._on[key] = torch.as_tensor(self.mean, device=x.device, dtype=x.dtype)
+        return (x - self._on[key]) / self.scale
+
+    def __getstate__(self):
+        return {"mean": self.mean, "scale": self.scale}
+
+    def __setstate__(self, state):
+        self.__init__(state["mean"], state["scale"])
+
+
+def fetch(X, idx, device) -> torch.Tensor:
+    """Rows ``idx`` of host array X as a float32 tensor on ``device``."""
+    batch = torch.from_numpy(np.ascontiguousarray(X[idx], dtype=np.float32))
+    if device.type == "cuda":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch.to(device)
+
+
+@torch.inference_mode()
+def predict_logits(module, X, scaler, device, batch_size=4096) -> torch.Tensor:
+    """Eval-mode logits for every row of X, as a float32 CPU tensor."""
+    was_training = module.training
+    module.eval()
+    try:
+        out = [
+            module(scaler(fetch(X, slice(s, s + batch_size), device))).float().cpu()
+            for s in range(0, X.shape[0], batch_size)
+        ]
+    finally:
+        module.train(was_training)
+    return torch.cat(out)
+
+
+def batches(n_samples, batch_size, generator):
+    """Shuffled index batches of near-equal size (none of size 1 unless n is 1)."""
+    order = torch.randperm(n_samples, generator=generator).numpy()
+    n_batches = max(1, n_samples // batch_size)
+    return [np.sort(b) for b in np.array_split(order, n_batches)]
+
+
+@dataclass
+class LoopConfig:
+    max_iter: int
+    batch_size: int
+    tol: float
+    n_iter_no_change: int
+    verbose: int = 0
+
+
+class SelfLabeling:
+    """Self-labeling batch objective for clustering (THEORY.md §2-3).
+
+    Each mini-batch: forward the points (and a paired view: a nearest
+    neighbour and/or an augmented copy), solve the pseudo-labels of the batch
+    on the detached predictions (the y-step), and return the network loss of
+    both views against those pseudo-labels plus the head's margin penalty.
+    """
+
+    def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
+                 solver, weight_decay, neighbors, augmenter, generator):
+        self.X, self.module, self.scaler, self.device = X, module, scaler, device
+        self.loss, self.fairness_weight, self.solver = loss, fairness_weight, solver
+        self.prior = None if prior is None else torch.as_tensor(prior, device=device)
+        self.weight_decay, self.neighbors = weight_decay, neighbors
+        self.augmenter, self.generator = augmenter, generator
+        self.head = head_of(module)
+        n_samples = X.shape[0]
+        self.last_labels = np.full(n_samples, -1, dtype=np.int64)
+
+    def _view(self, x):
+        if self.augmenter is not None:
+            x = self.augmenter(x)
+        return self.scaler(x)
+
+    def _pseudo_labels(self, probs):
+        prior = None if self.prior is None else self.prior.to(probs)
+        if self.loss == "shannon":
+            return sinkhorn_knopp(probs, prior=prior)
+        labels, _ = solve_pseudo_labels(
+            probs, loss=self.loss, fairness_weight=self.fairness_weight,
+            prior=prior, method=self.solver,
+        )
+        return labels
+
+    def _network_loss(self, logits, target):
+        if self.loss == "collision":
+            return losses.collision_cross_entropy(logits, target)
+        if self.loss == "reverse":
+            return losses.reverse_cross_entropy(logits, target)
+        return losses.cross_entropy(logits, target)
+
+    def __call__(self, idx):
+        x = fetch(self.X, idx, self.device)
+        views = [self._view(x)]
+        if self.neighbors is not None:
+            pick = torch.randint(self.neighbors.shape[1], (len(idx),),
+                                 generator=self.generator).numpy()
+            views.append(self._view(fetch(self.X, self.neighbors[idx, pick],
+                                          self.device)))
+        elif self.augmenter is not None:
+            views.append(self._view(x))
+        logits = self.module(torch.cat(views)).float().chunk(len(views))
+        with torch.no_grad():
+            log_p = sum(torch.log_softmax(z.detach(), 1) for z in logits)
+            target = self._pseudo_labels(torch.softmax(log_p, 1))
+        loss = sum(self._network_loss(z, target) for z in logits) / len(logits)
+        if self.weight_decay > 0 and self.head is not None:
+            loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
+        with torch.no_grad():
+            z = logits[0].detach()
+            probs = torch.softmax(z, 1)
+            stats = {"labels": target.argmax(1), "idx": idx,
+                     "prob_sum": probs.sum(0), "entropy_sum": losses.entropy(z, reduction="sum")}
+        return loss, stats
+
+    def end_epoch(self, records):
+        """Summarise an epoch from what the batches saw, at no extra forward pass.
+
+        ``score`` is the mutual-information estimate of the training-mode
+        predictions, ``cluster_sizes`` counts the pseudo-labels' argmax, and
+        ``change`` is the fraction of points whose pseudo-label moved.
+        """
+        changed = 0
+        n = len(self.last_labels)
+        for rec in records:
+            labels = rec["labels"].cpu().numpy()
+            changed += int((self.last_labels[rec["idx"]] != labels).sum())
+            self.last_labels[rec["idx"]] = labels
+        mean_prob = (sum(r["prob_sum"] for r in records) / n).clamp_min(1e-30)
+        mean_entropy = float(sum(r["entropy_sum"] for r in records)) / n
+        sizes = np.bincount(self.last_labels, minlength=mean_prob.numel())
+        return {
+            "score": float(-(mean_prob * mean_prob.log()).sum()) - mean_entropy,
+            "change": changed / n,
+            "cluster_sizes": sizes.tolist(),
+            "balance": float(sizes.min() / max(sizes.max(), 1)),
+        }
+
+    def objective_value(self, logits):
+        """The self-labeling objective on full-data logits, minimised over Y."""
+        probs = torch.softmax(logits.double(), 1)
+        target = self._pseudo_labels(probs)
+        if self.loss == "shannon":
+            return float(losses.cross_entropy(logits.double(), target))
+        prior = None if self.prior is None else self.prior.to(probs)
+        return float(pseudo_label_objective(target, probs, loss=self.loss,
+                                            fairness_weight=self.fairness_weight,
+                                            prior=prior))
+
+
+def train(module, optimizer, objective, config: LoopConfig, generator, history,
+          *, desc="fit"):
+    """Run up to ``config.max_iter`` epochs; return (epochs run, interrupted).
+
+    Stops early when the objective's per-epoch ``change`` (or the relative
+    loss improvement) stays below ``tol`` for ``n_iter_no_change`` epochs.
+    Ctrl-C ends training after a warning; the module keeps its current weights.
+    A non-finite loss raises ``FloatingPointError`` naming the epoch.
+    """
+    n_samples = objective.X.shape[0]
+    calm, best, epoch = 0, np.inf, 0
+    module.train()
+    progress = _Progress(config.max_iter, config.verbose, desc)
+    try:
+        for epoch in range(1, config.max_iter + 1):
+            start = time.perf_counter()
+            total = torch.zeros((), device=next(module.parameters()).device)
+            records = []
+            for idx in batches(n_samples, config.batch_size, generator):
+                loss, record = objective(idx)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(idx)
+                records.append(record)
+            epoch_loss = float(total) / n_samples
+            if not np.isfinite(epoch_loss):
+                raise FloatingPointError(
+                    f"The training loss became {epoch_loss} at epoch {epoch}. Try a "
+                    "lower learning_rate, a larger weight_decay, or check X for "
+                    "extreme values."
+                )
+            summary = {"epoch": epoch, "loss": epoch_loss, **objective.end_epoch(records),
+                       "time": time.perf_counter() - start}
+            history.append(summary)
+            progress.update(summary)
+            change = summary.get("change", (best - epoch_loss) / max(abs(best), 1e-12))
+            best = min(best, epoch_loss)
+            calm = calm + 1 if change < config.tol else 0
+            if config.n_iter_no_change and calm >= config.n_iter_no_change:
+                break
+    except KeyboardInterrupt:
+        warnings.warn(
+            f"Training interrupted at epoch {epoch}; the model keeps the weights "
+            "it had then.", RuntimeWarning, stacklevel=3,
+        )
+        return max(epoch - 1, 0), True
+    finally:
+        progress.close()
+    return epoch, False
+
+
+class _Progress:
+    """Per-epoch progress: a tqdm bar when available, else plain lines."""
+
+    def __init__(self, total, verbose, desc):
+        self.verbose, self.bar = verbose, None
+        if verbose <= 0:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
+
+    def update(self, summary):
+        if self.verbose <= 0:
+            return
+        hidden = ("epoch", "time", "cluster_sizes")
+        shown = {k: v for k, v in summary.items() if k not in hidden}
+        text = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in shown.items()
+        )
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        else:
+            print(f"epoch {summary['epoch']}: {text} ({summary['time']:.2f}s)",
+                  flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

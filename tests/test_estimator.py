@@ -1,0 +1,229 @@
+"""DeepEntropyClustering as a user meets it: API, pipelines, search, devices."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, make_scorer
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdeepcluster import DeepEntropyClustering
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=300, centers=4, cluster_std=1.0, random_state=3)
+    return X, y
+
+
+def small(**kw):
+    params = {"n_clusters": 4, "max_iter": 20, "random_state": 0, **kw}
+    return DeepEntropyClustering(**params)
+
+
+def test_fit_predict_api(blobs):
+    X, y = blobs
+    model = small().fit(X)
+    assert model.labels_.shape == (300,)
+    assert model.labels_.dtype.kind == "i"
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    proba = model.predict_proba(X)
+    assert proba.shape == (300, 4)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-12)
+    assert adjusted_rand_score(y, model.labels_) > 0.9
+    assert 0 <= model.score(X) <= np.log(4) + 1e-9
+    assert model.n_iter_ >= 1 and len(model.history_) == model.n_iter_
+    first = model.history_[0]
+    assert {"loss", "score", "cluster_sizes", "change"} <= set(first)
+    assert sum(first["cluster_sizes"]) == 300
+    assert np.isfinite(model.objective_)
+
+
+def test_fit_predict_equals_fit_then_predict(blobs):
+    X, _ = blobs
+    a = small().fit_predict(X)
+    b = small().fit(X).predict(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("loss", ["collision", "reverse", "shannon"])
+@pytest.mark.parametrize("solver", ["em", "pgd"])
+def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
+    X, y = blobs
+    if solver == "pgd" and loss == "shannon":
+        pytest.skip("the Shannon baseline uses Sinkhorn-Knopp, not the y-step solver")
+    model = small(loss=loss, pseudo_label_solver=solver, max_iter=10).fit(X)
+    assert adjusted_rand_score(y, model.labels_) > 0.8
+
+
+@pytest.mark.parametrize("model_kind", ["linear", "mlp"])
+def test_models(blobs, model_kind):
+    X, y = blobs
+    model = small(model=model_kind).fit(X)
+    assert adjusted_rand_score(y, model.labels_) > 0.8
+
+
+def test_conv_model_on_images():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    model = DeepEntropyClustering(n_clusters=10, model="conv", augment="affine",
+                                  max_iter=2, random_state=0).fit(X)
+    assert model.labels_.shape == (300,)
+    assert isinstance(model.module_[-1], torch.nn.Linear)
+
+
+def test_callable_model(blobs):
+    X, y = blobs
+
+    def factory(n_features, n_outputs):
+        return torch.nn.Sequential(torch.nn.Linear(n_features, 16), torch.nn.Tanh(),
+                                   torch.nn.Linear(16, n_outputs))
+
+    model = small(model=factory).fit(X)
+    assert adjusted_rand_score(y, model.labels_) > 0.8
+
+
+def test_cluster_prior_shapes_sizes():
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (100, 2))]
+    model = DeepEntropyClustering(n_clusters=2, cluster_prior=[3, 1], random_state=0,
+                                  max_iter=20).fit(X)
+    sizes = np.sort(np.bincount(model.labels_))
+    assert abs(sizes[0] - 100) <= 5
+
+
+def test_deterministic_and_global_rng_untouched(blobs):
+    X, _ = blobs
+    np_state = np.random.get_state()
+    torch_state = torch.random.get_rng_state()
+    a = small().fit(X).predict_proba(X)
+    b = small().fit(X).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    after = np.random.get_state()
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
+    assert after[2:] == np_state[2:]
+
+
+def test_random_state_none_leaves_numpy_global_rng_alone(blobs):
+    X, _ = blobs
+    before = np.random.get_state()[1].copy()
+    DeepEntropyClustering(n_clusters=4, max_iter=1).fit(X)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+def test_n_init_keeps_lowest_objective(blobs):
+    X, _ = blobs
+    # The first restart of n_init=3 uses the same seed as the n_init=1 fit.
+    one = small(max_iter=3, n_init=1).fit(X)
+    three = small(max_iter=3, n_init=3).fit(X)
+    assert three.objective_ <= one.objective_ + 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+def test_input_dtypes(blobs, dtype):
+    X, _ = blobs
+    Xd = (X * 10 + 50).astype(dtype)
+    proba = small(max_iter=2).fit(Xd).predict_proba(Xd)
+    assert proba.dtype == np.float64 and np.all(np.isfinite(proba))
+
+
+def test_pandas_dataframe_keeps_feature_names(blobs):
+    pd = pytest.importorskip("pandas")
+    X, _ = blobs
+    df = pd.DataFrame(X, columns=["a", "b"])
+    model = small(max_iter=2).fit(df)
+    np.testing.assert_array_equal(model.feature_names_in_, ["a", "b"])
+    model.predict(df)
+
+
+def test_pipeline_and_clone(blobs):
+    X, y = blobs
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=2), small())
+    labels = pipe.fit_predict(X)
+    assert adjusted_rand_score(y, labels) > 0.8
+    twin = clone(pipe)
+    assert not hasattr(twin[-1], "module_")
+    np.testing.assert_array_equal(twin.fit(X).predict(X), pipe.predict(X))
+
+
+def test_grid_search_without_and_with_labels(blobs):
+    X, y = blobs
+    grid = {"fairness_weight": [0.5, 2.0], "hidden_layer_sizes": [(16,), (32, 32)]}
+    search = GridSearchCV(small(max_iter=3), grid, cv=2, n_jobs=2).fit(X)
+    assert search.best_params_["fairness_weight"] in (0.5, 2.0)
+    assert np.isfinite(search.best_score_)
+    search = GridSearchCV(small(max_iter=3), grid, cv=2,
+                          scoring=make_scorer(adjusted_rand_score)).fit(X, y)
+    assert search.best_score_ > 0.5
+
+
+def test_pickle_and_joblib_roundtrip(blobs, tmp_path):
+    X, _ = blobs
+    model = small(max_iter=2).fit(X)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_pickle_from_newer_format_is_refused(blobs):
+    X, _ = blobs
+    state = small(max_iter=1).fit(X).__getstate__()
+    state["_pickle_format"] = 99
+    fresh = DeepEntropyClustering.__new__(DeepEntropyClustering)
+    with pytest.raises(ValueError, match="format 99"):
+        fresh.__setstate__(state)
+
+
+def test_warm_start_continues(blobs):
+    X, _ = blobs
+    model = small(max_iter=2, warm_start=True, n_iter_no_change=0).fit(X)
+    weights = [p.detach().clone() for p in model.module_.parameters()]
+    module = model.module_
+    model.fit(X)
+    assert model.module_ is module
+    assert len(model.history_) == 4
+    assert any(not torch.equal(w, p) for w, p in zip(weights, module.parameters()))
+
+
+def test_verbose_prints_progress(blobs, capsys):
+    X, _ = blobs
+    small(max_iter=2, verbose=1, n_iter_no_change=0).fit(X)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "loss" in text and "score" in text
+    small(max_iter=2, verbose=0).fit(X)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_beats_kmeans_on_digits_quality_floor():
+    """Quality floor: a short budget on digits must beat KMeans on the same data."""
+    from skdeepcluster.metrics import clustering_accuracy
+
+    X, y = load_digits(return_X_y=True)
+    km = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(X)
+    ours = DeepEntropyClustering(n_clusters=10, random_state=0).fit_predict(X)
+    assert clustering_accuracy(y, ours) > clustering_accuracy(y, km) + 0.05
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fit_then_cpu_predict(blobs):
+    X, _ = blobs
+    model = small(device="cuda").fit(X)
+    assert next(model.module_.parameters()).is_cuda
+    state = pickle.dumps(model)
+    loaded = pickle.loads(state)
+    loaded.set_params(device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X),
+                               atol=1e-5)
