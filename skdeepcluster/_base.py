@@ -96,7 +96,9 @@ class BaseDeepEstimator(BaseEstimator):
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
-    def _make_objective(self, X, module, scaler, device, generator):
+    def _make_objective(self, X, module, scaler, device, generator, **fit_data):
+        """The batch objective; ``fit_data`` is what ``_train_once`` passed on
+        (e.g. ``targets`` for a supervised estimator)."""
         raise NotImplementedError
 
     # ---- shared machinery -----------------------------------------------
@@ -120,15 +122,20 @@ class BaseDeepEstimator(BaseEstimator):
                                self._hidden_sizes(), self.image_shape)
         return module.to(device)
 
-    def _train_once(self, X, seed, device, module=None, scaler=None):
-        """Build (or continue) a network and train it; return a fitted state."""
+    def _train_once(self, X, seed, device, module=None, scaler=None, **fit_data):
+        """Build (or continue) a network and train it; return a fitted state.
+
+        Keyword arguments in ``fit_data`` (e.g. ``targets=...``) are handed to
+        ``_make_objective`` unchanged.
+        """
         generator = torch.Generator().manual_seed(seed)
         history = []
         with private_torch_rng(seed, device):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
             optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
-            objective = self._make_objective(X, module, scaler, device, generator)
+            objective = self._make_objective(X, module, scaler, device, generator,
+                                             **fit_data)
             config = LoopConfig(self.max_iter, self._batch_size, self.tol,
                                 self.n_iter_no_change, self.verbose)
             n_iter, interrupted = train(module, optimizer, objective, config,
