@@ -33,10 +33,16 @@ def resolve_device(device, *, fitting=True) -> torch.device:
         device = str(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch knows ({exc}); use 'auto', "
+            "'cpu', 'cuda' or 'cuda:<index>'."
+        ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         if fitting:
-            raise RuntimeError(
+            raise ValueError(
                 f"device={device!r} was requested but torch finds no CUDA GPU "
                 f"(torch {torch.__version__}); use device='cpu' or device='auto'."
             )
@@ -73,6 +79,24 @@ def private_torch_rng(seed, device):
         yield
 
 
+def _check_float32_range(X):
+    """Refuse values the float32 network would turn into inf (X already validated).
+
+    Centring can double a magnitude, so the limit is half of float32's largest
+    value. ``max`` and ``min`` stream over X (a memmap too) without a copy.
+    """
+    if X.dtype.kind != "f" or X.dtype.itemsize <= 2 or X.size == 0:
+        return
+    limit = float(np.finfo(np.float32).max) / 2
+    largest = max(abs(float(X.max())), abs(float(X.min())))
+    if largest > limit:
+        raise ValueError(
+            f"X holds a value of magnitude {largest:.3g}, beyond the {limit:.3g} "
+            "the network's float32 arithmetic can hold; rescale X (for example "
+            "with sklearn.preprocessing.StandardScaler)."
+        )
+
+
 class BaseDeepEstimator(BaseEstimator):
     """Base class: a torch network trained by an epoch loop on host data."""
 
@@ -103,10 +127,12 @@ class BaseDeepEstimator(BaseEstimator):
 
     # ---- shared machinery -----------------------------------------------
     def _validate_X(self, X, *, reset):
-        return validate_data(
+        X = validate_data(
             self, X, reset=reset, dtype="numeric", accept_sparse=False,
             ensure_min_samples=2 if reset else 1,
         )
+        _check_float32_range(X)
+        return X
 
     def _hidden_sizes(self):
         sizes = np.asarray(self.hidden_layer_sizes, dtype=float).ravel()
@@ -158,7 +184,9 @@ class BaseDeepEstimator(BaseEstimator):
 
     # ---- pickling -----------------------------------------------------------
     def __getstate__(self):
-        state = super().__getstate__()
+        # On Python >= 3.11 the base returns self.__dict__ itself: copy it, or
+        # pickling would strip module_ from the live estimator.
+        state = dict(super().__getstate__())
         module = state.pop("module_", None)
         if module is not None:
             buffer = io.BytesIO()
@@ -168,12 +196,19 @@ class BaseDeepEstimator(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
         found = state.pop("_pickle_format", None)
-        if found is None or found > PICKLE_FORMAT:
+        if found is None:
             raise ValueError(
-                f"This {type(self).__name__} was pickled with state format {found}, "
-                f"but this skdeepcluster release reads formats up to {PICKLE_FORMAT}"
-                "; load it with the release that saved it."
+                f"This pickled {type(self).__name__} carries no state format "
+                "(_pickle_format), so it was not written by skdeepcluster's "
+                f"__getstate__; this release reads formats 1 to {PICKLE_FORMAT}."
+            )
+        if not isinstance(found, Integral) or not 1 <= found <= PICKLE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was pickled with state format "
+                f"{found!r}, but this skdeepcluster release reads formats 1 to "
+                f"{PICKLE_FORMAT}; load it with the release that saved it."
             )
         blob = state.pop("_module_bytes", None)
         if blob is not None:
