@@ -37,17 +37,32 @@ class InputScaler:
 
     @classmethod
     def fit(cls, X, chunk=8192):
+        """Statistics of X in float64, one chunk at a time (a memmap is not copied).
+
+        Each chunk is centred on its own mean and the chunks are merged (Chan et
+        al.'s pairwise update), so a large offset (1e8 + noise) does not cancel
+        the variance away; squares of values in float32's range (all the
+        estimator accepts) do not overflow float64. Constant data get scale
+        1; a tiny scale is floored at float32's smallest normal number so the
+        float32 division never divides by zero.
+        """
         n, d = X.shape
-        total = np.zeros(d)
-        sq = np.zeros(d)
+        mean = np.zeros(d)
+        m2 = np.zeros(d)  # sum of squared deviations from the running mean
+        seen = 0
         for start in range(0, n, chunk):
             block = np.asarray(X[start : start + chunk], dtype=np.float64)
-            total += block.sum(0)
-            sq += (block * block).sum(0)
-        mean = total / n
-        var = np.maximum(sq / n - mean * mean, 0.0).mean()
-        scale = float(np.sqrt(var)) if var > 0 else 1.0
-        return cls(mean, scale if np.isfinite(scale) and scale > 0 else 1.0)
+            size = block.shape[0]
+            block_mean = block.mean(0)
+            block_m2 = ((block - block_mean) ** 2).sum(0)
+            delta = block_mean - mean
+            total = seen + size
+            mean = mean + delta * (size / total)
+            m2 = m2 + block_m2 + delta * delta * (seen * size / total)
+            seen = total
+        var = float((m2 / n).mean())
+        scale = float(np.sqrt(var)) if np.isfinite(var) and var > 0 else 1.0
+        return cls(mean, max(scale, float(np.finfo(np.float32).tiny)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         key = (x.device, x.dtype)
