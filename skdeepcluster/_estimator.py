@@ -117,6 +117,19 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
     --------
     sklearn.cluster.KMeans : Variance-based clustering.
 
+    Notes
+    -----
+    **Reproducibility.** An int ``random_state`` seeds a private
+    ``torch.Generator`` and a fork of torch's default generator for weight
+    initialisation, shuffling, neighbour pairing and augmentation; numpy's and
+    torch's global random states are left exactly as they were (also for a
+    ``RandomState`` instance or None). On the CPU, the same int gives identical
+    labels across fits and across processes, for the same versions of torch and
+    skdeepcluster. On a GPU, cuDNN and cuBLAS pick non-deterministic kernels, so
+    labels may differ slightly between runs unless you call
+    ``torch.use_deterministic_algorithms(True)`` (and set
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) before fitting.
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs
@@ -212,8 +225,11 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                 )
             self._prior = prior / prior.sum()
         needs_image = self.model == "conv" or self.augment == "affine"
-        self._image_shape = (resolve_image_shape(self.image_shape, n_features)
-                             if needs_image else None)
+        image_shape = None
+        if needs_image or self.image_shape is not None:
+            # a given image_shape is checked against n_features even when unused
+            image_shape = resolve_image_shape(self.image_shape, n_features)
+        self._image_shape = image_shape if needs_image else None
 
     def _make_objective(self, X, module, scaler, device, generator):
         neighbors = None
@@ -234,7 +250,10 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data (dense; a memmap is read in batches, never copied).
+            Training data: dense, finite and numeric. A memmap (read-only too)
+            is read in batches, never copied. Sparse matrices are rejected with
+            a ``TypeError``; densify them with ``X.toarray()`` if they fit in
+            memory.
         y : Ignored
             Not used, present for API consistency.
 
@@ -248,6 +267,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self._check_params_vs_input(X)
         device = resolve_device(self.device)
         n_init = 1 if warm else self.n_init
+        saved = self._warm_snapshot(X, device) if warm else None
         best = None
         for seed in draw_seeds(self.random_state, n_init):
             try:
@@ -256,13 +276,21 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                     module=self.module_ if warm else None,
                     scaler=self._scaler if warm else None,
                 )
+                logits = predict_logits(run["module"], X, run["scaler"], device)
+                if not torch.isfinite(logits).all():
+                    raise FloatingPointError(
+                        "The network's outputs on X are not finite after "
+                        f"{run['n_iter']} epochs. Try a lower learning_rate or a "
+                        "larger weight_decay."
+                    )
             except FloatingPointError as exc:
+                if warm:  # the model fitted before stays usable
+                    self.module_.load_state_dict(saved)
                 if n_init == 1:
                     raise
                 warnings.warn(f"A restart diverged and was dropped: {exc}",
                               RuntimeWarning, stacklevel=2)
                 continue
-            logits = predict_logits(run["module"], X, run["scaler"], device)
             run["objective_value"] = run["objective"].objective_value(logits)
             if best is None or run["objective_value"] < best["objective_value"]:
                 best = run
@@ -278,6 +306,18 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.labels_ = self.predict(X)
         self._warn_if_clusters_empty()
         return self
+
+    def _warm_snapshot(self, X, device):
+        """Check the fitted network fits this warm start; return its weights."""
+        self.module_.to(device)
+        n_outputs = predict_logits(self.module_, X[:2], self._scaler, device).shape[1]
+        if n_outputs != self.n_clusters:
+            raise ValueError(
+                f"warm_start=True continues a network with {n_outputs} outputs, "
+                f"but n_clusters={self.n_clusters}; set warm_start=False to "
+                "start afresh."
+            )
+        return {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
 
     def _warn_if_clusters_empty(self):
         found = len(np.unique(self.labels_))
