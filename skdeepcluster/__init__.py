@@ -9,10 +9,12 @@ The losses and the pseudo-label solvers it rests on are public in
 __version__ = "0.1.0.dev0"
 
 from . import datasets, losses, metrics, pseudo_labels  # noqa: E402
+from ._classifier import SoftLabelClassifier  # noqa: E402
 from ._estimator import DeepEntropyClustering  # noqa: E402
 
 __all__ = [
     "DeepEntropyClustering",
+    "SoftLabelClassifier",
     "datasets",
     "losses",
     "metrics",

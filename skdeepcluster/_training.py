@@ -301,3 +301,73 @@ class _Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+class Supervised:
+    """Supervised batch objective: a classification loss against fixed targets.
+
+    ``targets`` are either class indices, an int64 array of shape
+    (n_samples,), or soft labels, a float32 array of shape
+    (n_samples, n_classes) whose rows lie on the simplex. They stay in host
+    memory beside X and stream to the device with each mini-batch.
+
+    ``loss`` is "collision" (``-ln <y, σ>``: an uncertain target pulls less,
+    a uniform one not at all), "shannon" (``H(y, σ)``: σ copies y),
+    "complement" (complement cross-entropy with weight ``gamma``) or "focal"
+    (focal loss with exponent ``gamma``); the last two need class indices.
+    ``weight_decay`` weighs ``||W||²`` of the network's head, as in
+    :class:`SelfLabeling`.
+    """
+
+    def __init__(self, X, targets, module, scaler, device, *, loss, gamma=None,
+                 weight_decay=0.0):
+        if targets.ndim == 2 and loss in ("complement", "focal"):
+            raise ValueError(f"loss={loss!r} needs class-index targets.")
+        self.X, self.targets = X, targets
+        self.module, self.scaler, self.device = module, scaler, device
+        self.loss, self.gamma, self.weight_decay = loss, gamma, weight_decay
+        self.soft = targets.ndim == 2
+        self.head = head_of(module)
+        self.best_loss = np.inf
+
+    def _batch_loss(self, logits, target):
+        if self.loss == "collision":
+            return losses.collision_cross_entropy(logits, target)
+        if self.loss == "shannon":
+            return losses.cross_entropy(logits, target)
+        if self.loss == "complement":
+            return losses.complement_cross_entropy(logits, target, gamma=self.gamma)
+        if self.loss == "focal":
+            return losses.focal_loss(logits, target, gamma=self.gamma)
+        raise ValueError(f"Unknown loss={self.loss!r}.")
+
+    def __call__(self, idx):
+        # The loss is taken in float64: float32 rounding leaves a ~1e-8 gradient
+        # where the exact one is 0 (collision CE on a uniform target), and Adam,
+        # which normalises gradient sizes, would turn that into full steps.
+        logits = self.module(self.scaler(fetch(self.X, idx, self.device))).double()
+        target = torch.from_numpy(np.ascontiguousarray(self.targets[idx]))
+        target = target.to(self.device)
+        loss = self._batch_loss(logits, target)
+        if self.weight_decay > 0 and self.head is not None:
+            loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
+        with torch.no_grad():
+            truth = target.argmax(1) if self.soft else target
+            correct = (logits.detach().argmax(1) == truth).sum()
+        return loss, {"loss": loss.detach() * len(idx), "correct": correct,
+                      "n": len(idx)}
+
+    def end_epoch(self, records):
+        """Summarise an epoch from what the batches saw, at no extra pass.
+
+        ``accuracy`` scores the training-mode predictions against the targets
+        (their argmax for soft labels); ``change`` is the absolute improvement
+        of the epoch's training loss over the best epoch so far (the
+        early-stopping criterion of ``MLPClassifier``).
+        """
+        n = max(sum(r["n"] for r in records), 1)
+        epoch_loss = float(sum(r["loss"] for r in records)) / n
+        change = self.best_loss - epoch_loss
+        self.best_loss = min(self.best_loss, epoch_loss)
+        return {"accuracy": float(sum(r["correct"] for r in records)) / n,
+                "change": change}
