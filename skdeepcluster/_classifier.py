@@ -149,24 +149,25 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.datasets import load_digits
     >>> from skdeepcluster import SoftLabelClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> clf = SoftLabelClassifier(random_state=0).fit(X, y)
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = SoftLabelClassifier(random_state=0).fit(X[:1200], y[:1200])
     >>> clf.classes_
-    array([0, 1, 2])
-    >>> bool(clf.score(X, y) > 0.9)
+    array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    >>> bool(clf.score(X[1200:], y[1200:]) > 0.9)
     True
 
-    Soft labels: one probability row per sample. Here a third of the samples
-    get a uniform target ("don't know"), which the collision loss ignores:
+    Soft labels: one probability row per sample. Here a third of the training
+    samples get a uniform target ("don't know"), which the collision loss
+    ignores:
 
-    >>> Y = np.eye(3)[y]
-    >>> Y[::3] = 1 / 3
-    >>> clf = SoftLabelClassifier(loss="collision", random_state=0).fit(X, Y)
-    >>> clf.predict_proba(X[:2]).shape
-    (2, 3)
-    >>> bool(clf.score(X, y) > 0.9)
+    >>> Y = np.eye(10)[y[:1200]]
+    >>> Y[::3] = 1 / 10
+    >>> clf = SoftLabelClassifier(loss="collision", random_state=0).fit(X[:1200], Y)
+    >>> clf.predict_proba(X[1200:1202]).shape
+    (2, 10)
+    >>> bool(clf.score(X[1200:], y[1200:]) > 0.9)
     True
     """
 
