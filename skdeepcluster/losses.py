@@ -208,6 +208,7 @@ def collision_cross_entropy(
         empty = probs.sum(dim=1, keepdim=True) <= 0
         log_target = torch.log(torch.where(empty, torch.ones_like(probs), probs))
         values = -torch.logsumexp(log_probs + log_target, dim=1)
+        values = values.masked_fill(empty[:, 0], 0.0)
     return _reduce(values, reduction)
 
 
