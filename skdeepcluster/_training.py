@@ -173,6 +173,11 @@ class SelfLabeling:
             log_p = sum(torch.log_softmax(z.detach(), 1) for z in logits)
             target = self._pseudo_labels(torch.softmax(log_p, 1))
         loss = sum(self._network_loss(z, target) for z in logits) / len(logits)
+        if self.fairness_weight > 0:
+            # weak fairness on the network's own batch marginal: the y-step's
+            # strong fairness cannot move confident predictions on its own
+            loss = loss + self.fairness_weight * sum(
+                losses.weak_fairness(z, self.prior) for z in logits) / len(logits)
         if self.weight_decay > 0 and self.head is not None:
             loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
         with torch.no_grad():
