@@ -356,10 +356,13 @@ def solve_pseudo_labels(
         Stop when the Frank-Wolfe gap ``mean_i (y_iᵀ G_i - min_k G_ik)``,
         with ``G = N ∇F(Y)``, is at most ``tol · F(Y)``. By convexity the gap
         bounds ``F(Y) - F*``, so on exit the relative gap
-        ``(F(Y) - F*) / F(Y)`` is certified to be at most ``tol``. EM evaluates
-        it (one host-device synchronisation) every 10 iterations, from
-        quantities its update computes anyway. ``tol=0`` runs exactly
-        ``max_iter`` iterations without any synchronisation.
+        ``(F(Y) - F*) / F(Y)`` is certified to be at most ``tol``. The gap is
+        a first-order bound, loose where optimal rows are not one-hot, so the
+        actual gap on exit is often much smaller than ``tol``. The collision
+        EM evaluates it from quantities its update computes anyway, every
+        iteration on CPU and every 10 iterations on other devices (one
+        host-device synchronisation each). ``tol=0`` runs exactly
+        ``max_iter`` iterations and never stops early.
     init : {None, "uniform", "probs"} or Tensor of shape (n_samples, n_clusters),\
             default=None
         Starting point. ``None`` and ``"uniform"`` start from ``1/K``
