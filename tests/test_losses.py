@@ -14,6 +14,15 @@ from skdeepcluster import losses as L
 DT = torch.float64
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small tensors: extra threads only add contention on a shared machine.
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
 

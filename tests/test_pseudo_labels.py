@@ -17,6 +17,15 @@ from skdeepcluster.pseudo_labels import (
 DT = torch.float64
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small tensors: extra threads only add contention on a shared machine.
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 def _probs(n, k, seed=0, scale=3.0, dtype=DT):
     gen = torch.Generator().manual_seed(seed)
     return torch.softmax(scale * torch.randn(n, k, generator=gen, dtype=dtype), 1)
