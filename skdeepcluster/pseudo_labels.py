@@ -134,7 +134,8 @@ def _frank_wolfe_gap(y, grad) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None):
+def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None,
+        sync_free=None):
     """EM / majorise-minimise updates of THEORY §3.
 
     ``y_ik <- (r_ik + λ u_k y_ik / ȳ_k) / (1 + λ Σ_c u_c y_ic / ȳ_c)`` with
@@ -146,7 +147,8 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
     """
     if loss == "collision":
         return _em_collision(sigma, y, lam, u, max_iter, tol,
-                             accelerate=accelerate, callback=callback)
+                             accelerate=accelerate, callback=callback,
+                             sync_free=sync_free)
     tiny = torch.finfo(sigma.dtype).tiny
     lam_u = lam * u
     for it in range(max_iter):
@@ -167,7 +169,7 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
 
 
 def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
-                  callback=None):
+                  callback=None, sync_free=None):
     """Collision EM with adaptive over-relaxation in the log domain.
 
     The EM step is ``y_i ∝ y_i ∘ g_i``. The over-relaxed step of order ``η``
@@ -179,10 +181,11 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     the plain EM step and is always taken, so ``F`` never increases and the
     iteration never stalls (Salakhutdinov & Roweis, 2003, adapted to the log
     domain). On CPU the test is a Python ``if``; on other devices it is a
-    ``torch.where`` so that no iteration waits for the device.
+    ``torch.where`` so that no iteration waits for the device
+    (``sync_free=None`` chooses by device; tests force either path).
     """
     tiny = torch.finfo(sigma.dtype).tiny
-    host = sigma.device.type == "cpu"
+    host = sigma.device.type == "cpu" if sync_free is None else not sync_free
     check_every = 1 if host else _CHECK_EVERY
     lam_u = lam * u
     entropy_u = torch.xlogy(u, u).sum()
