@@ -31,8 +31,8 @@ __all__ = ["pseudo_label_objective", "sinkhorn_knopp", "solve_pseudo_labels"]
 _LOSSES = ("collision", "reverse")
 _METHODS = ("em", "pgd")
 
-#: The stopping criterion is evaluated (one host-device synchronisation) once
-#: every ``_CHECK_EVERY`` EM iterations.
+#: Off the CPU, the stopping rule is evaluated (one host-device
+#: synchronisation) once every ``_CHECK_EVERY`` EM iterations.
 _CHECK_EVERY = 10
 
 # Armijo backtracking constants of the projected-gradient baseline.
@@ -134,6 +134,14 @@ def _frank_wolfe_gap(y, grad) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
+def _check_every(sigma, sync_free):
+    """Test the stopping rule every iteration on CPU (a test costs nothing
+    there), every ``_CHECK_EVERY`` iterations where it waits for a device."""
+    if sync_free is None:
+        sync_free = sigma.device.type != "cpu"
+    return _CHECK_EVERY if sync_free else 1
+
+
 def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None,
         sync_free=None):
     """EM / majorise-minimise updates of THEORY §3.
@@ -151,12 +159,13 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
                              sync_free=sync_free)
     tiny = torch.finfo(sigma.dtype).tiny
     lam_u = lam * u
+    check_every = _check_every(sigma, sync_free)
     for it in range(max_iter):
         if lam > 0:
             numer = torch.addcmul(sigma, y, _fairness_weights(y, lam_u, tiny))
         else:
             numer = sigma.clone()
-        if tol > 0 and it % _CHECK_EVERY == 0:
+        if tol > 0 and it % check_every == 0:
             gap = _frank_wolfe_gap(
                 y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny)
             )
@@ -185,8 +194,8 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     (``sync_free=None`` chooses by device; tests force either path).
     """
     tiny = torch.finfo(sigma.dtype).tiny
-    host = sigma.device.type == "cpu" if sync_free is None else not sync_free
-    check_every = 1 if host else _CHECK_EVERY
+    check_every = _check_every(sigma, sync_free)
+    host = check_every == 1
     lam_u = lam * u
     entropy_u = torch.xlogy(u, u).sum()
 
@@ -382,7 +391,8 @@ def solve_pseudo_labels(
         Pseudo-labels, same dtype and device as ``probs``, rows on the
         simplex.
     n_iter : int
-        Number of iterations run.
+        Number of iterations run; ``n_iter == max_iter`` with ``tol > 0``
+        means the tolerance was not certified.
 
     See Also
     --------
