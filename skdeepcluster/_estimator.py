@@ -278,7 +278,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         device = resolve_device(self.device)
         n_init = 1 if warm else self._n_init
         saved = self._warm_snapshot(X, device) if warm else None
-        best = None
+        best, last_error = None, None
         for seed in draw_seeds(self.random_state, n_init):
             try:
                 run = self._train_once(
@@ -300,6 +300,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                     raise
                 warnings.warn(f"A restart diverged and was dropped: {exc}",
                               RuntimeWarning, stacklevel=2)
+                last_error = exc
                 continue
             run["objective_value"] = run["objective"].objective_value(logits)
             if best is None or run["objective_value"] < best["objective_value"]:
@@ -308,7 +309,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                 break
         if best is None:
             raise FloatingPointError(
-                f"All {n_init} restarts diverged; try a lower learning_rate.")
+                f"All {n_init} restarts diverged; the last: {last_error}"
+            ) from last_error
         self.module_, self._scaler = best["module"], best["scaler"]
         self.history_ = (self.history_ if warm else []) + best["history"]
         self.n_iter_ = best["n_iter"]
