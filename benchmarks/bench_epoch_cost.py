@@ -60,7 +60,8 @@ epochs = [h["time"] for h in model.history_]
 print(json.dumps({"config": config, "epoch_seconds": float(np.median(epochs)),
                   "epoch_times": epochs, "fit_seconds": total,
                   "setup_seconds": total - sum(epochs),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb":
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rss_before_fit_mb": rss0 / 1024, "data": source,
                   "threads": torch.get_num_threads()}))
 """

@@ -25,7 +25,8 @@ def random_affine(x, image_shape, generator, *, degrees=12.0, translate=0.1,
 
     angle = uniform(-degrees, degrees) * (math.pi / 180)
     s = uniform(*scale)
-    tx, ty = uniform(-2 * translate, 2 * translate), uniform(-2 * translate, 2 * translate)
+    tx = uniform(-2 * translate, 2 * translate)
+    ty = uniform(-2 * translate, 2 * translate)
     cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
     theta = torch.stack(
         [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1

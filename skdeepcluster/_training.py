@@ -184,7 +184,8 @@ class SelfLabeling:
             z = logits[0].detach()
             probs = torch.softmax(z, 1)
             stats = {"labels": target.argmax(1), "idx": idx,
-                     "prob_sum": probs.sum(0), "entropy_sum": losses.entropy(z, reduction="sum")}
+                     "prob_sum": probs.sum(0),
+                     "entropy_sum": losses.entropy(z, reduction="sum")}
         return loss, stats
 
     def end_epoch(self, records):
@@ -254,7 +255,8 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
                     "lower learning_rate, a larger weight_decay, or check X for "
                     "extreme values."
                 )
-            summary = {"epoch": epoch, "loss": epoch_loss, **objective.end_epoch(records),
+            summary = {"epoch": epoch, "loss": epoch_loss,
+                       **objective.end_epoch(records),
                        "time": time.perf_counter() - start}
             history.append(summary)
             progress.update(summary)
