@@ -120,7 +120,11 @@ def report():
         "quality_*.json` (do not edit by hand). Hungarian accuracy (ACC), NMI and "
         "ARI as mean ± std over seeds (`n` runs; agglomerative clustering is "
         "deterministic: one run); fit time is the median wall time of one fit. "
-        "`DeepEntropyClustering` runs with its default settings except `loss`.",
+        "`DeepEntropyClustering` runs with its default settings except `loss`. "
+        "Rows with n < 5 are runs that had not finished when the session ended. "
+        "Fit times were taken with other jobs sharing the machine (8 concurrent "
+        "fits on the H100 host's 16 cores; the CPU runs shared 2 cores with other "
+        "work), so they overstate the time of one fit on a quiet machine.",
         "",
     ]
     keys = sorted({(r["dataset"], r["device"]) for r in records},
