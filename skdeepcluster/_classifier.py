@@ -15,7 +15,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import BaseDeepEstimator, draw_seeds, resolve_device
+from ._base import (
+    BaseDeepEstimator,
+    _check_float32_range,
+    draw_seeds,
+    resolve_device,
+)
 from ._networks import resolve_image_shape
 from ._training import Supervised, predict_logits
 
@@ -297,6 +302,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         X, y = validate_data(self, X, y, reset=not warm, dtype="numeric",
                              accept_sparse=False, multi_output=True,
                              ensure_min_samples=2)
+        _check_float32_range(X)
         classes, targets = self._encode_targets(y)
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(

@@ -44,6 +44,7 @@ _PGD_MAX_BACKTRACKS = 60
 # Adaptive over-relaxation of the collision EM (see ``_em_collision``).
 _ETA_GROW = 2.0
 _ETA_SHRINK = 4.0
+_ETA_INIT = 16.0
 
 
 # ---------------------------------------------------------------------------
@@ -186,7 +187,10 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     step in ``ln y``; it pushes points that converge to a vertex, the usual
     case, much faster than the geometric rate of EM). It is accepted only if
     ``F`` does not increase; then ``η`` doubles. A rejected step leaves ``Y``
-    unchanged and divides ``η`` by 4 (down to 1). With ``η = 1`` the step is
+    unchanged and divides ``η`` by 4 (down to 1). ``η`` starts at 16: from the
+    uniform start a sharp first step is nearly always accepted, and on random
+    problems this start saved about a fifth of the iterations to a 1e-4 gap
+    against starting at 1 (larger starts lose at 1e-6). With ``η = 1`` the step is
     the plain EM step and is always taken, so ``F`` never increases and the
     iteration never stalls (Salakhutdinov & Roweis, 2003, adapted to the log
     domain). On CPU the test is a Python ``if``; on other devices it is a
@@ -210,9 +214,9 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     dots, mean, value = state(y)
     if host:
         value = float(value)
-        eta = 1.0
+        eta = _ETA_INIT
     else:
-        eta = torch.ones((), dtype=sigma.dtype, device=sigma.device)
+        eta = torch.full((), _ETA_INIT, dtype=sigma.dtype, device=sigma.device)
         one = torch.ones_like(eta)
     for it in range(max_iter):
         # g_ik = σ_ik / σ_iᵀy_i + λ u_k / ȳ_k = -N ∂F/∂y_ik

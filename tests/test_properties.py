@@ -1,16 +1,24 @@
 """Property-based tests (hypothesis) of the losses and the pseudo-label solvers.
 
 Random shapes (one row or one class included), logits anywhere in ``±1e4``
-(the range the losses promise to handle), and targets with exact zeros and
-near-zeros (down to subnormal numbers): every value must be finite and inside
-its known bounds, every gradient finite, and every solver output on the
-simplex. Examples are few and deadlines off so the file runs in seconds.
+(the range the losses promise to handle), and targets and priors with exact
+zeros and near-zeros (down to subnormal numbers), drawn element by element so
+hypothesis can shrink a failure to its smallest case: every value must be
+finite and inside its known bounds, every gradient finite, and every solver
+output on the simplex. Examples are few and deadlines off so the file runs in
+seconds.
+
+This complements the properties in test_losses.py and test_pseudo_labels.py
+(collision <= Shannon, bounds of entropy / MI / weak fairness / reverse CE at
+its default floor, solver outputs without a prior) rather than repeating them:
+here are the reductions, gradients that ignore a per-row shift, empty target
+rows, explicit floors, the complement and focal losses, priors with zeros,
+and Sinkhorn-Knopp.
 """
 
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,12 +98,8 @@ def test_collision_cross_entropy_bounds_and_gradient(data):
     logits, y = data
     values, mean = check_reductions(losses.collision_cross_entropy, logits, y)
     tol = tolerance(logits.dtype) * (1 + values.abs().max().item())
-    assert (values >= -tol).all()  # Σ y σ <= 1
     # a row without any mass contributes 0 (to rounding: it is -ln Σ σ)
     assert (values[y.sum(1) == 0].abs() <= tol).all()
-    # collision <= Shannon cross-entropy (Jensen), zeros in y included
-    shannon = losses.cross_entropy(logits, y, reduction="none")
-    assert (values <= shannon + tol).all()
     check_gradient(mean, logits)
 
 
@@ -114,11 +118,11 @@ def test_cross_entropy_is_at_least_the_target_entropy(data, hard):
 
 
 @PROFILE
-@given(logits_and_targets(), st.sampled_from([None, 1e-3, 1e-12]))
-def test_reverse_cross_entropy_is_capped_by_its_floor(data, eps):
+@given(logits_and_targets(), st.sampled_from([1e-3, 1e-12, 1e-300]))
+def test_reverse_cross_entropy_is_capped_by_an_explicit_floor(data, eps):
     logits, y = data
     values, mean = check_reductions(losses.reverse_cross_entropy, logits, y, eps=eps)
-    floor = max(1e-8, torch.finfo(logits.dtype).tiny) if eps is None else eps
+    floor = max(eps, torch.finfo(logits.dtype).tiny)  # float32 cannot hold 1e-300
     tol = tolerance(logits.dtype) * 100
     assert (values >= -tol).all() and (values <= -math.log(floor) + tol).all()
     check_gradient(mean, logits)
@@ -158,17 +162,14 @@ def test_focal_loss_lies_between_zero_and_cross_entropy(data, gamma):
 
 @PROFILE
 @given(logits_and_targets())
-def test_entropy_and_mutual_information_lie_in_zero_ln_k(data):
+def test_entropy_and_mutual_information_gradients(data):
     logits, _ = data
-    n, k = logits.shape
     tol = tolerance(logits.dtype) * 100
-    values, mean = check_reductions(losses.entropy, logits)
-    assert (values >= -tol).all() and (values <= math.log(k) + tol).all()
+    _, mean = check_reductions(losses.entropy, logits)
     check_gradient(mean, logits)
     mi = losses.mutual_information(logits)
-    assert -tol <= mi.item() <= math.log(k) + tol
     check_gradient(mi, logits)
-    if n == 1:  # one point: the marginal is the prediction itself
+    if logits.shape[0] == 1:  # one point: the marginal is the prediction itself
         assert abs(mi.item()) <= tol
 
 
@@ -261,23 +262,3 @@ def test_sinkhorn_rows_on_simplex(data, temperature, n_iter):
     prior = data.draw(priors(probs.shape[1]))
     Q = sinkhorn_knopp(probs, prior=prior, temperature=temperature, n_iter=n_iter)
     on_simplex(Q, probs)
-
-
-@PROFILE
-@given(st.integers(2, 40), st.integers(2, 6), st.integers(0, 2**31 - 1))
-def test_sinkhorn_balances_positive_probabilities(n, k, seed):
-    rng = np.random.default_rng(seed)
-    probs = torch.softmax(torch.tensor(rng.normal(size=(n, k))), 1)
-    Q = sinkhorn_knopp(probs, temperature=1.0, n_iter=500)
-    on_simplex(Q, probs)
-    np.testing.assert_allclose(Q.sum(0).numpy(), n / k, rtol=1e-3)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_solvers_on_a_single_row_and_a_single_cluster(dtype):
-    for probs in (torch.tensor([[0.2, 0.8]], dtype=dtype),
-                  torch.ones((5, 1), dtype=dtype)):
-        for method in ("em", "pgd"):
-            Y, _ = solve_pseudo_labels(probs, method=method)
-            on_simplex(Y, probs)
-        on_simplex(sinkhorn_knopp(probs), probs)
