@@ -53,6 +53,7 @@ FRACTIONS = (0.0, 0.2, 0.4, 0.6, 0.8)
 KINDS = ("uniform", "mixture")
 LOSSES = ("collision", "shannon")
 EPOCHS = {"digits": 30, "mnist": 10}
+NAMES = {"digits": "digits", "mnist": "MNIST"}
 
 
 def load(name, data_home):
@@ -130,7 +131,8 @@ def table(records, epochs):
                 acc_c = [r["accuracy"] for r in c]
                 acc_s = [r["accuracy"] for r in s]
                 rows.append([
-                    name, kind, f"{fraction:.1f}", mean_std(acc_c), mean_std(acc_s),
+                    NAMES[name], kind, f"{fraction:.1f}",
+                    mean_std(acc_c), mean_std(acc_s),
                     signed_mean_std(np.subtract(acc_c, acc_s)),
                     mean_std([r["confidence"] for r in c], 2),
                     mean_std([r["confidence"] for r in s], 2),
@@ -160,7 +162,7 @@ def verdict(records):
             n_wins += len(wins)
             n_settings += len(FRACTIONS) - 1
             lines.append(
-                f"- {name}, {kind}: collision clearly better at fractions "
+                f"- {NAMES[name]}, {kind}: collision clearly better at fractions "
                 f"{', '.join(wins) or 'none'}; clearly worse at "
                 f"{', '.join(losses_) or 'none'}; no clear difference at "
                 f"{', '.join(ties) or 'none'}."
