@@ -48,7 +48,8 @@ class _Prebuilt:
 
     def moved(self):
         now = self.module.state_dict()
-        return max(float((now[k] - v).abs().max()) for k, v in self.initial.items())
+        return max(float((now[k].cpu() - v).abs().max())
+                   for k, v in self.initial.items())
 
 
 # ---- hard labels ---------------------------------------------------------------
