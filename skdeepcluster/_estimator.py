@@ -116,7 +116,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         Final self-labeling objective of the kept restart (lower is better).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

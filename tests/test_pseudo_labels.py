@@ -156,6 +156,17 @@ def test_zero_entries_stay_zero():
     assert torch.equal(init, init_copy)
 
 
+def test_fairness_keeps_every_entry_positive():
+    # Over-relaxed steps could underflow entries to zero, which EM can never
+    # undo; with fairness, entries are kept above eps² instead.
+    probs = _probs(200, 8, seed=25, scale=6.0)
+    for dtype in (torch.float32, torch.float64):
+        y, _ = solve_pseudo_labels(probs.to(dtype), fairness_weight=1.0, tol=0,
+                                   max_iter=300)
+        assert float(y.min()) >= torch.finfo(dtype).eps ** 2
+        _assert_simplex(y, atol=1e-5)
+
+
 def test_init_options():
     probs = _probs(64, 4, seed=10)
     a, _ = solve_pseudo_labels(probs, init=None, max_iter=3, tol=0)
