@@ -192,9 +192,9 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     but took far longer to certify tight ones where N is close to K. With
     ``η = 1`` the step is the plain EM step and is always taken, so ``F``
     never increases and the iteration never stalls (Salakhutdinov & Roweis,
-    2003, adapted to the log domain). On CPU the test is a Python ``if``; on other devices it is a
-    ``torch.where`` so that no iteration waits for the device
-    (``sync_free=None`` chooses by device; tests force either path).
+    2003, adapted to the log domain). On CPU the test is a Python ``if``; on
+    other devices it is a ``torch.where`` so that no iteration waits for the
+    device (``sync_free=None`` chooses by device; tests force either path).
     """
     tiny = torch.finfo(sigma.dtype).tiny
     check_every = _check_every(sigma, sync_free)
