@@ -19,6 +19,7 @@ and Sinkhorn-Knopp.
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -118,14 +119,25 @@ def test_cross_entropy_is_at_least_the_target_entropy(data, hard):
 
 
 @PROFILE
-@given(logits_and_targets(), st.sampled_from([1e-3, 1e-12, 1e-300]))
+@given(logits_and_targets(), st.sampled_from([1e-3, 1e-12, 1e-30]))
 def test_reverse_cross_entropy_is_capped_by_an_explicit_floor(data, eps):
     logits, y = data
     values, mean = check_reductions(losses.reverse_cross_entropy, logits, y, eps=eps)
-    floor = max(eps, torch.finfo(logits.dtype).tiny)  # float32 cannot hold 1e-300
     tol = tolerance(logits.dtype) * 100
-    assert (values >= -tol).all() and (values <= -math.log(floor) + tol).all()
+    assert (values >= -tol).all() and (values <= -math.log(eps) + tol).all()
     check_gradient(mean, logits)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reverse_cross_entropy floors only its default eps at finfo(dtype).tiny: "
+    "an explicit eps=1e-300 is 0 in float32, so a zero target entry costs inf "
+    "(found by the property above; fix in losses.py, then drop this marker)",
+)
+def test_reverse_cross_entropy_explicit_eps_below_the_dtype_tiny():
+    logits = torch.zeros((1, 2), dtype=torch.float32)
+    value = losses.reverse_cross_entropy(logits, torch.tensor([[1.0, 0.0]]), eps=1e-300)
+    assert torch.isfinite(value)
 
 
 @PROFILE
