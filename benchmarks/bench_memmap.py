@@ -1,12 +1,13 @@
 """Fit on a memory-mapped array without copying it: peak memory and wall time.
 
-Writes a 1,000,000 x 64 float32 ``np.memmap`` (256 MB) in a temporary
+Writes a 1,000,000 x 64 float32 ``np.memmap`` (256 MB = 244 MiB) in a temporary
 directory (deleted afterwards), then fits
 ``DeepEntropyClustering(n_clusters=10, max_iter=1, random_state=0)`` on it,
 opened read-only, in a fresh Python process, and records
 
-* RSS before the fit (after the imports and opening the memmap) and the peak RSS
-  (``resource.getrusage(...).ru_maxrss``) at the end;
+* RSS before the fit (after the imports, opening the memmap and checking that
+  ``validate_data`` keeps it, which reads every page of X, so X's pages are
+  already resident) and the peak RSS (``resource.getrusage(...).ru_maxrss``);
 * a 20 ms sampler of ``/proc/self/status`` splitting RSS into anonymous memory
   (copies, tensors) and file-backed pages (the memmap's pages as they are
   read), with the peak of each phase of ``fit`` (validation, input scaling,
@@ -21,6 +22,7 @@ Usage::
 
     python benchmarks/bench_memmap.py                  # the full benchmark
     python benchmarks/bench_memmap.py --n-samples 50000 --out /tmp/x  # quick try
+    python benchmarks/bench_memmap.py --report-only    # re-render memmap.md
 """
 
 from __future__ import annotations
@@ -228,6 +230,13 @@ def write_memmap(path, n_samples, seed=0, chunk=65_536):
     del X
 
 
+def _load_average():
+    """1, 5 and 15 minute load averages (other jobs slow the fit down)."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    return [round(x, 1) for x in os.getloadavg()]
+
+
 def _git_commit():
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -242,6 +251,8 @@ def report(result, out):
     r = result
     limit = r["x_mb"] + TARGET_EXTRA_MB
     growth = r["peak_rss_mb"] - r["rss_before_fit_mb"]
+    before_file = r["phase_peaks_mb"].get("setup", {}).get("file_mb", float("nan"))
+    worst = max(r["phase_peaks_mb"].items(), key=lambda item: item[1]["growth_mb"])
     rows = "\n".join(
         f"| {phase} | {p['seconds']:.1f} | {p['rss_mb']:.0f} | "
         f"{p['growth_mb']:.0f} | {p.get('anon_mb', 0):.0f} | "
@@ -253,7 +264,7 @@ def report(result, out):
 `python benchmarks/bench_memmap.py` (numbers written by the script, not by hand).
 
 - Data: {r['n_samples']:,} x {r['n_features']} float32 `np.memmap` on disk,
-  opened with `mode="r"`: X = {r['x_mb']:.0f} MB.
+  opened with `mode="r"`: X = {r['x_mb']:.0f} MiB.
 - Estimator: `DeepEntropyClustering(n_clusters=10, max_iter=1, random_state=0)`,
   other parameters at their defaults (listed in `memmap.json`); device: CPU.
 - Machine: {r['machine']}; torch {r['torch']} ({r['torch_threads']} threads);
@@ -261,16 +272,18 @@ def report(result, out):
 
 | measure | value |
 | --- | --- |
-| RSS after imports | {r['rss_after_imports_mb']:.0f} MB |
-| RSS before fit | {r['rss_before_fit_mb']:.0f} MB |
-| peak RSS (`ru_maxrss`) | {r['peak_rss_mb']:.0f} MB |
-| peak RSS - RSS before fit | {growth:.0f} MB |
-| target: X + {TARGET_EXTRA_MB} MB | {limit:.0f} MB |
+| RSS after imports | {r['rss_after_imports_mb']:.0f} MiB |
+| RSS before fit (X's pages resident: {before_file:.0f} MiB file-backed) | \
+{r['rss_before_fit_mb']:.0f} MiB |
+| peak RSS (`ru_maxrss`) | {r['peak_rss_mb']:.0f} MiB |
+| peak RSS - RSS before fit | {growth:.0f} MiB |
+| target: X + {TARGET_EXTRA_MB} MiB | {limit:.0f} MiB |
 | peak RSS within target | {'yes' if r['peak_rss_mb'] <= limit else 'no'} |
 | growth during fit within target | {'yes' if growth <= limit else 'no'} |
 | `validate_data` returns a view of the memmap | \
 {'yes' if r['validate_data_keeps_memmap'] else 'no (copy)'} |
-| fit wall time | {r['fit_seconds']:.1f} s |
+| fit wall time | {r['fit_seconds']:.1f} s \
+(load average before, after: {r.get('load_average_before_after', 'not recorded')}) |
 | epochs run | {r['n_iter']} |
 
 Each phase of `fit` (20 ms sampling of `/proc/self/status`): time spent in
@@ -280,10 +293,11 @@ any copy of X) and "file" (the memmap's pages, mapped in as they are read).
 A phase entered several times (validation) sums its time and keeps its worst
 growth.
 
-| phase | seconds | peak RSS MB | growth MB | anon MB | file MB |
+| phase | seconds | peak RSS MiB | growth MiB | anon MiB | file MiB |
 | --- | --- | --- | --- | --- | --- |
 {rows}
 
+The largest growth within one phase: {worst[0]} (+{worst[1]['growth_mb']:.0f} MiB).
 Cluster sizes after one epoch: {r['cluster_sizes']}.
 """
     (out / "memmap.md").write_text(text)
@@ -295,10 +309,16 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-render memmap.md from the measured memmap.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        print(report(json.loads((args.out / "memmap.json").read_text()), args.out))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.n_samples)))
         return
+    load_before = _load_average()
     with tempfile.TemporaryDirectory(prefix="bench_memmap_") as tmp:
         path = os.path.join(tmp, "X.f32")
         t0 = time.perf_counter()
@@ -319,6 +339,7 @@ def main(argv=None):
         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         child_stderr_tail=proc.stderr[-2000:],
+        load_average_before_after=[load_before, _load_average()],
     )
     print(report(result, args.out))
 
