@@ -113,7 +113,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         Per epoch: ``loss``, ``score`` (mutual information of the training
         predictions), ``change``, ``cluster_sizes``, ``balance``, ``time``.
     objective_ : float
-        Final self-labeling objective of the kept restart (lower is better).
+        Final self-labeling objective of the kept restart (lower is better),
+        on the training points (at most 100,000 evenly spaced ones).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -303,6 +304,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                 last_error = exc
                 continue
             run["objective_value"] = run["objective"].objective_value(logits)
+            run["labels"] = logits.argmax(1).numpy()  # predict's inference
             if best is None or run["objective_value"] < best["objective_value"]:
                 best = run
             if run["interrupted"]:
@@ -315,7 +317,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.history_ = (self.history_ if warm else []) + best["history"]
         self.n_iter_ = best["n_iter"]
         self.objective_ = best["objective_value"]
-        self.labels_ = self.predict(X)
+        self.labels_ = best["labels"]
         self._warn_if_clusters_empty()
         return self
 

@@ -14,56 +14,70 @@ import torch
 _MAX_DIM = 50  # neighbours are searched in a PCA space of at most this many dims
 
 
-def _embed(X, transform, n_components, generator, chunk=8192):
-    """Project standardised rows of X onto their top principal directions."""
-    n_samples, n_features = X.shape
-    take = min(n_samples, 10_000)
-    rows = torch.randperm(n_samples, generator=generator)[:take].sort().values.numpy()
-    sample = transform(torch.from_numpy(np.asarray(X[rows], dtype=np.float32)))
-    mean = sample.mean(0)
-    if n_features > n_components:
-        # top right-singular vectors of the centred sample
-        _, _, v = torch.linalg.svd(sample - mean, full_matrices=False)
-        basis = v[:n_components].T
-    else:
-        basis = None
-    out = torch.empty((n_samples, min(n_features, n_components)), dtype=torch.float32)
-    for start in range(0, n_samples, chunk):
-        block = torch.from_numpy(np.asarray(X[start : start + chunk], dtype=np.float32))
-        block = transform(block) - mean
-        out[start : start + chunk] = block if basis is None else block @ basis
-    return out
+class _Projection:
+    """Standardise rows with ``transform`` and project them on the top principal
+    directions of a random sample of at most 10,000 rows."""
+
+    def __init__(self, X, transform, n_components, generator):
+        n_samples, n_features = X.shape
+        take = min(n_samples, 10_000)
+        rows = torch.randperm(n_samples, generator=generator)[:take].sort().values
+        sample = transform(torch.from_numpy(
+            np.asarray(X[rows.numpy()], dtype=np.float32)))
+        self.transform, self.mean = transform, sample.mean(0)
+        self.basis = None
+        if n_features > n_components:
+            # top right-singular vectors of the centred sample
+            _, _, v = torch.linalg.svd(sample - self.mean, full_matrices=False)
+            self.basis = v[:n_components].T.contiguous()
+
+    def __call__(self, rows):
+        # a copy: torch would otherwise wrap a read-only memmap as it is
+        block = self.transform(torch.from_numpy(np.array(rows, dtype=np.float32)))
+        block = block - self.mean
+        return block if self.basis is None else block @ self.basis
 
 
-def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000):
+def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000,
+                      query_size=512):
     """Indices ``(n_samples, k)`` of each row's nearest other rows.
+
+    Only one block is embedded at a time, and distances are computed for
+    ``query_size`` rows at once, so the extra memory is a few tens of MB
+    whatever n_samples (plus the int32 result), and a memmap is read block by
+    block, never copied whole.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Host array (a memmap is read in chunks, never copied whole).
+        Host array.
     n_neighbors : int
         Neighbours per point; clipped to ``block_size - 1`` and ``n_samples - 1``.
     transform : callable
         Maps a float32 tensor batch to the network's input space.
     generator : torch.Generator
-        Owns the block shuffling.
+        Owns the PCA sample and the block shuffling.
     """
     n_samples = X.shape[0]
-    Z = _embed(X, transform, _MAX_DIM, generator)
+    project = _Projection(X, transform, _MAX_DIM, generator)
     n_blocks = max(1, -(-n_samples // block_size))
-    order = torch.randperm(n_samples, generator=generator) if n_blocks > 1 else None
-    blocks = [torch.arange(n_samples)] if order is None else order.chunk(n_blocks)
+    if n_blocks == 1:
+        blocks = [np.arange(n_samples)]
+    else:
+        order = torch.randperm(n_samples, generator=generator).numpy()
+        blocks = [np.sort(b) for b in np.array_split(order, n_blocks)]
     k = max(1, min(n_neighbors, min(len(b) for b in blocks) - 1))
-    result = torch.empty((n_samples, k), dtype=torch.int64)
+    index_dtype = np.int32 if n_samples < 2**31 else np.int64
+    result = np.empty((n_samples, k), dtype=index_dtype)
     for members in blocks:
-        Zb = Z[members]
+        Zb = project(X[members] if n_blocks > 1 else X)
         sq = (Zb * Zb).sum(1)
-        for start in range(0, len(members), 2048):
-            q = Zb[start : start + 2048]
-            d = sq[start : start + 2048, None] - 2 * q @ Zb.T + sq[None, :]
+        for start in range(0, len(members), query_size):
+            q = Zb[start : start + query_size]
+            # ||q||² is the same along a row, so it does not change the ranking
+            d = torch.addmm(sq[None, :], q, Zb.T, alpha=-2.0)
             rows = torch.arange(q.shape[0])
             d[rows, rows + start] = float("inf")  # a point is not its own neighbour
-            nn_local = d.topk(k, dim=1, largest=False).indices
-            result[members[start : start + 2048]] = members[nn_local]
-    return result.numpy()
+            nn_local = d.topk(k, dim=1, largest=False).indices.numpy()
+            result[members[start : start + query_size]] = members[nn_local]
+    return result

@@ -78,8 +78,13 @@ class InputScaler:
 
 
 def fetch(X, idx, device) -> torch.Tensor:
-    """Rows ``idx`` of host array X as a float32 tensor on ``device``."""
-    batch = torch.from_numpy(np.ascontiguousarray(X[idx], dtype=np.float32))
+    """Rows ``idx`` of host array X as a float32 tensor on ``device``.
+
+    The rows are copied into a fresh, writable buffer: a slice of a read-only
+    memmap would otherwise reach torch as a read-only view.
+    """
+    rows = np.array(X[idx], dtype=np.float32, order="C", copy=True)
+    batch = torch.from_numpy(rows)
     if device.type == "cuda":
         return batch.pin_memory().to(device, non_blocking=True)
     return batch.to(device)
@@ -87,17 +92,24 @@ def fetch(X, idx, device) -> torch.Tensor:
 
 @torch.inference_mode()
 def predict_logits(module, X, scaler, device, batch_size=4096) -> torch.Tensor:
-    """Eval-mode logits for every row of X, as a float32 CPU tensor."""
+    """Eval-mode logits for every row of X, as a float32 CPU tensor.
+
+    The output is allocated once and filled batch by batch: collecting
+    per-batch tensors and concatenating them fragments the heap (about 1 GiB
+    of extra resident memory for a million rows).
+    """
     was_training = module.training
     module.eval()
+    out = None
     try:
-        out = [
-            module(scaler(fetch(X, slice(s, s + batch_size), device))).float().cpu()
-            for s in range(0, X.shape[0], batch_size)
-        ]
+        for start in range(0, X.shape[0], batch_size):
+            part = module(scaler(fetch(X, slice(start, start + batch_size), device)))
+            if out is None:
+                out = torch.empty((X.shape[0], part.shape[1]), dtype=torch.float32)
+            out[start : start + part.shape[0]] = part.float().cpu()
     finally:
         module.train(was_training)
-    return torch.cat(out)
+    return out
 
 
 def batches(n_samples, batch_size, generator):
@@ -211,8 +223,15 @@ class SelfLabeling:
             "balance": float(sizes.min() / max(sizes.max(), 1)),
         }
 
+    #: The final objective is evaluated on at most this many evenly spaced rows.
+    objective_rows = 100_000
+
     def objective_value(self, logits):
-        """The self-labeling objective on full-data logits, minimised over Y."""
+        """The self-labeling objective, minimised over Y, on the logits of
+        every row (of at most ``objective_rows`` evenly spaced rows: the y-step
+        on all rows of a large X would hold several float64 copies of it)."""
+        step = -(-logits.shape[0] // self.objective_rows)
+        logits = logits[::step]
         probs = torch.softmax(logits.double(), 1)
         target = self._pseudo_labels(probs)
         if self.loss == "shannon":

@@ -241,15 +241,23 @@ def test_version(capsys):
     assert out.strip() == f"skdeepcluster {skdeepcluster.__version__}"
 
 
-@pytest.mark.skipif(
-    not any((Path(p).expanduser() / "mnist").is_dir() for p in
-            [os.environ.get("SKDEEPCLUSTER_DATA", "~/skdeepcluster_data")]),
-    reason="MNIST files not found (set SKDEEPCLUSTER_DATA)",
-)
+def _mnist_home():
+    """The first data home holding MNIST: SKDEEPCLUSTER_DATA, ~/skdeepcluster_data,
+    or the shared benchmark data beside this checkout."""
+    candidates = [os.environ.get("SKDEEPCLUSTER_DATA"), "~/skdeepcluster_data",
+                  Path(__file__).parents[1].parent / "shared" / "datasets"]
+    for home in filter(None, candidates):
+        if (Path(home).expanduser() / "mnist").is_dir():
+            return Path(home).expanduser()
+    return None
+
+
+@pytest.mark.skipif(_mnist_home() is None, reason="MNIST files not found (set "
+                    "SKDEEPCLUSTER_DATA, or place ../shared/datasets beside the checkout)")
 def test_mnist_subset(capsys, tmp_path):
     status, out, err = run(capsys, "compare", "--dataset", "mnist", "--split",
                            "test", "--subset", 200, *QUICK, "--no-plot",
-                           "--output-dir", tmp_path)
+                           "--data-home", _mnist_home(), "--output-dir", tmp_path)
     assert status == 0, err
     assert "mnist (test): 200 samples, 784 features" in out
 

@@ -192,8 +192,8 @@ def test_read_only_memmap_is_used_in_place(X, tmp_path):
     model = small()
     assert np.shares_memory(validate_data(model, ro, dtype="numeric"), ro)
     with warnings.catch_warnings():
-        # torch warns (once per process) that it wraps a read-only batch
-        warnings.filterwarnings("ignore", message=".*not writable.*")
+        # batches are copied out of the memmap: torch never sees a read-only view
+        warnings.filterwarnings("error", message=".*not writable.*")
         model.fit(ro)
         np.testing.assert_array_equal(model.predict(ro), model.labels_)
         np.testing.assert_array_equal(model.labels_, small().fit(data).labels_)
