@@ -117,10 +117,10 @@ def _validate_prior(
     )
     try:
         if isinstance(prior, torch.Tensor):
-            values = prior.detach().to(device=device, dtype=dtype)
+            values = prior.detach().to(device=device, dtype=torch.float64)
         else:
             values = torch.as_tensor(
-                np.asarray(prior, dtype=np.float64), dtype=dtype, device=device
+                np.asarray(prior, dtype=np.float64), device=device
             )
     except (TypeError, ValueError) as exc:
         raise ValueError(message) from exc
@@ -128,10 +128,13 @@ def _validate_prior(
         raise ValueError(message)
     if not bool(torch.isfinite(values).all() & (values >= 0).all()):
         raise ValueError(message)
-    total = values.sum()
-    if not bool(total > 0):
+    # normalised in float64, by the largest entry first: the sum of huge
+    # entries cannot overflow and tiny ones are not lost to the target dtype
+    largest = values.max()
+    if not bool(largest > 0):
         raise ValueError(message)
-    return values / total
+    values = values / largest
+    return (values / values.sum()).to(dtype)
 
 
 def _tiny(dtype: torch.dtype) -> float:
@@ -283,7 +286,8 @@ def reverse_cross_entropy(
         Target entries below ``eps`` are raised to ``eps`` before the
         logarithm, so zero entries cost ``-ln eps`` instead of infinity and the
         loss never exceeds ``-ln eps``. ``None`` means
-        ``max(1e-8, torch.finfo(dtype).tiny)``, a cap of about 18.4 nats.
+        ``max(1e-8, torch.finfo(dtype).tiny)``, a cap of about 18.4 nats; an
+        ``eps`` below ``torch.finfo(dtype).tiny`` is raised to it.
 
     Returns
     -------
@@ -310,6 +314,9 @@ def reverse_cross_entropy(
         eps = max(REVERSE_CE_EPS, _tiny(logits.dtype))
     elif not (eps > 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be a positive finite float or None, got {eps!r}.")
+    else:
+        # an eps below the dtype's smallest normal number would round to 0
+        eps = max(float(eps), _tiny(logits.dtype))
     log_target = torch.log(probs.clamp_min(eps))
     values = -(torch.softmax(logits, dim=1) * log_target).sum(dim=1)
     return _reduce(values, reduction)

@@ -486,3 +486,12 @@ def test_property_bounds(case):
     rev = L.reverse_cross_entropy(z, y, reduction="none")
     eps = max(1e-8, torch.finfo(z.dtype).tiny)
     assert torch.all(rev >= -dtype_tol) and torch.all(rev <= -math.log(eps) + 1e-3)
+
+
+@pytest.mark.parametrize("prior", [[3e38, 3e38], [1e-40, 1e-40], [1e308, 1e308]])
+def test_prior_normalisation_survives_extreme_magnitudes(prior):
+    """Huge entries do not overflow the sum, subnormal ones are not lost."""
+    logits = torch.zeros((4, 2), dtype=torch.float32)
+    value = L.strong_fairness(torch.softmax(logits, 1), prior=prior)
+    assert torch.isfinite(value)
+    assert value.item() == pytest.approx(0.0, abs=1e-6)

@@ -128,16 +128,13 @@ def test_reverse_cross_entropy_is_capped_by_an_explicit_floor(data, eps):
     check_gradient(mean, logits)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reverse_cross_entropy floors only its default eps at finfo(dtype).tiny: "
-    "an explicit eps=1e-300 is 0 in float32, so a zero target entry costs inf "
-    "(found by the property above; fix in losses.py, then drop this marker)",
-)
 def test_reverse_cross_entropy_explicit_eps_below_the_dtype_tiny():
     logits = torch.zeros((1, 2), dtype=torch.float32)
+    """An explicit eps that is 0 in float32 is raised to float32's tiny."""
     value = losses.reverse_cross_entropy(logits, torch.tensor([[1.0, 0.0]]), eps=1e-300)
     assert torch.isfinite(value)
+    tiny = torch.finfo(torch.float32).tiny
+    assert value.item() == pytest.approx(-0.5 * math.log(tiny), rel=1e-6)
 
 
 @PROFILE
