@@ -491,7 +491,7 @@ def test_property_bounds(case):
 @pytest.mark.parametrize("prior", [[3e38, 3e38], [1e-40, 1e-40], [1e308, 1e308]])
 def test_prior_normalisation_survives_extreme_magnitudes(prior):
     """Huge entries do not overflow the sum, subnormal ones are not lost."""
-    logits = torch.zeros((4, 2), dtype=torch.float32)
-    value = L.strong_fairness(torch.softmax(logits, 1), prior=prior)
-    assert torch.isfinite(value)
-    assert value.item() == pytest.approx(0.0, abs=1e-6)
+    probs = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    value = L.strong_fairness(probs, prior=prior)  # KL((.5, .5) || (.75, .25))
+    expected = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
+    assert value.item() == pytest.approx(expected, rel=1e-5)
