@@ -138,11 +138,16 @@ class SelfLabeling:
     """
 
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
-                 solver, weight_decay, neighbors, augmenter, generator):
+                 solver, weight_decay, neighbors, augmenter, generator,
+                 pair_neighbors=True, adversarial_weight=0.0,
+                 adversarial_radius=0.25):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
         self.loss, self.fairness_weight, self.solver = loss, fairness_weight, solver
         self.prior = None if prior is None else torch.as_tensor(prior, device=device)
         self.weight_decay, self.neighbors = weight_decay, neighbors
+        self.pair_neighbors = pair_neighbors and neighbors is not None
+        self.adversarial_weight = adversarial_weight
+        self.adversarial_radius = adversarial_radius
         self.augmenter, self.generator = augmenter, generator
         self.head = head_of(module)
         n_samples = X.shape[0]
@@ -170,10 +175,35 @@ class SelfLabeling:
             return losses.reverse_cross_entropy(logits, target)
         return losses.cross_entropy(logits, target)
 
+    def _adversarial_loss(self, inputs, logits, idx):
+        """Virtual adversarial training (Miyato et al. 2018; IMSAT, Hu et al.
+        2017): ``KL(σ(x) ‖ σ(x + r))`` for the perturbation ``r`` that changes
+        the prediction most, found by one power iteration.
+
+        The radius of ``r`` is ``adversarial_radius`` times the distance of
+        each point to the last of its listed nearest neighbours, in the
+        network's input space: small where the data are dense, larger where
+        they are sparse.
+        """
+        far = self.scaler(fetch(self.X, self.neighbors[idx, -1], self.device))
+        radius = self.adversarial_radius * (inputs - far).norm(dim=1, keepdim=True)
+        log_p = torch.log_softmax(logits.detach(), 1)
+        p = log_p.exp()
+
+        def divergence(r):
+            log_q = torch.log_softmax(self.module(inputs + r).float(), 1)
+            return (p * (log_p - log_q)).sum(1)
+
+        d = torch.randn(inputs.shape, generator=self.generator).to(inputs)
+        d = (d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)).requires_grad_(True)
+        (grad,) = torch.autograd.grad(divergence(0.5 * radius * d).sum(), d)
+        r = radius * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return divergence(r.detach()).mean()
+
     def __call__(self, idx):
         x = fetch(self.X, idx, self.device)
         views = [self._view(x)]
-        if self.neighbors is not None:
+        if self.pair_neighbors:
             pick = torch.randint(self.neighbors.shape[1], (len(idx),),
                                  generator=self.generator).numpy()
             views.append(self._view(fetch(self.X, self.neighbors[idx, pick],
@@ -192,6 +222,9 @@ class SelfLabeling:
                 losses.weak_fairness(z, self.prior) for z in logits) / len(logits)
         if self.weight_decay > 0 and self.head is not None:
             loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
+        if self.adversarial_weight > 0:
+            loss = loss + self.adversarial_weight * self._adversarial_loss(
+                views[0], logits[0], idx)
         with torch.no_grad():
             z = logits[0].detach()
             probs = torch.softmax(z, 1)

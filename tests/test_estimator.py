@@ -230,3 +230,45 @@ def test_gpu_fit_then_cpu_predict(blobs):
     loaded.set_params(device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X),
                                atol=1e-5)
+
+
+def _objective(X, adversarial_weight, n_neighbors=5):
+    import torch
+
+    from skdeepcluster._neighbors import nearest_neighbors
+    from skdeepcluster._training import InputScaler, SelfLabeling
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(),
+                                 torch.nn.Linear(16, 4))
+    scaler = InputScaler.fit(X)
+    generator = torch.Generator().manual_seed(0)
+    neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
+    return SelfLabeling(
+        X, module, scaler, torch.device("cpu"), loss="collision",
+        fairness_weight=1.0, prior=None, solver="em", weight_decay=0.0,
+        neighbors=neighbors, augmenter=None, generator=generator,
+        adversarial_weight=adversarial_weight,
+    )
+
+
+def test_adversarial_term_is_a_positive_divergence(blobs):
+    """The VAT term adds KL(σ(x) || σ(x + r)) > 0 to the same batch loss."""
+    X = blobs[0].astype(np.float32)
+    idx = np.arange(64)
+    plain, _ = _objective(X, 0.0)(idx)
+    with_vat, _ = _objective(X, 2.0)(idx)
+    assert with_vat.item() > plain.item()
+    # the term is a divergence: its gradient reaches the network's weights
+    with_vat.backward()
+
+
+@pytest.mark.parametrize("n_neighbors", [10, 0])
+def test_adversarial_training_fits_deterministically(blobs, n_neighbors):
+    X, y = blobs
+    a = small(adversarial_weight=1.0, n_neighbors=n_neighbors, max_iter=5).fit(X)
+    b = small(adversarial_weight=1.0, n_neighbors=n_neighbors, max_iter=5).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert np.isfinite(a.history_[-1]["loss"])
+    with pytest.raises(ValueError, match="adversarial_radius"):
+        small(adversarial_radius=0.0).fit(X)
