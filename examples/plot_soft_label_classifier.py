@@ -1,7 +1,7 @@
 """
-=============================================
+===============================================
 Soft labels: collision vs Shannon cross-entropy
-=============================================
+===============================================
 
 Some annotations are uncertain: an annotator could not decide, or hesitated
 between two classes. :class:`~skdeepcluster.SoftLabelClassifier` takes such

@@ -394,11 +394,10 @@ def solve_pseudo_labels(
         iteration on CPU and every 10 iterations on other devices (one
         host-device synchronisation each). ``tol=0`` runs exactly
         ``max_iter`` iterations and never stops early.
-    init : {None, "uniform", "probs"} or Tensor of shape (n_samples, n_clusters),\
-            default=None
+    init : {None, "uniform", "probs"} or Tensor, default=None
         Starting point. ``None`` and ``"uniform"`` start from ``1/K``
-        everywhere; ``"probs"`` starts from ``probs``; a tensor is used after
-        normalising its rows. EM multiplies entries (collision) so an entry
+        everywhere; ``"probs"`` starts from ``probs``; a tensor of shape
+        ``(n_samples, n_clusters)`` is used after normalising its rows. EM multiplies entries (collision) so an entry
         that starts at zero stays zero: a strictly positive start, such as the
         default, keeps every cluster reachable. (From the uniform start the
         first EM step gives ``(σ + λu) / (1 + λ)`` for uniform ``u``, so
