@@ -96,8 +96,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
     n_init : "auto" or int, default="auto"
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
-        lower objective are the more accurate ones). "auto" runs 4 restarts up
-        to 100,000 samples and 1 beyond, where one fit is long.
+        lower objective are the more accurate ones). "auto" runs 8 restarts up
+        to 20,000 samples, 4 up to 100,000 and 1 beyond, where one fit is long.
     tol : float, default=1e-3
         Training stops when the fraction of points whose pseudo-label changes in
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
@@ -238,7 +238,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
             )
         self._batch_size = min(self.batch_size, n_samples)
         if self.n_init == "auto":
-            self._n_init = 4 if n_samples <= 100_000 else 1
+            self._n_init = (8 if n_samples <= 20_000
+                            else 4 if n_samples <= 100_000 else 1)
         else:
             self._n_init = self.n_init
         self._prior = None
