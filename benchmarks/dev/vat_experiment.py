@@ -11,13 +11,17 @@ Usage: ``python vat_experiment.py DATA KEY=VALUE,... THREADS '{"seeds": [0], ...
 with DATA in digits, mnist, fashion-mnist; keys alpha (radius), weight, xi_frac;
 the JSON holds seeds and estimator parameters.
 """
-import sys, time, json
-import numpy as np, torch
+import json
+import sys
+import time
+
+import torch
 import torch.nn.functional as F
-from skdeepcluster import DeepEntropyClustering, _estimator, losses
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from skdeepcluster import DeepEntropyClustering, _estimator
 from skdeepcluster._training import SelfLabeling, fetch
 from skdeepcluster.metrics import clustering_accuracy
-from sklearn.metrics import normalized_mutual_info_score as nmi
 
 CFG = dict(alpha=0.25, weight=1.0, xi_frac=0.5, mode="kl")
 
@@ -43,7 +47,8 @@ class VATLabeling(SelfLabeling):
         if CFG["mode"] == "kl":
             vat = (logp.exp() * (logp - logq)).sum(1).mean()
         else:  # collision CE against the pseudo-label of x
-            vat = -torch.logsumexp(logq + torch.log(stats["target"].clamp_min(1e-30)), 1).mean()
+            log_t = torch.log(stats["target"].clamp_min(1e-30))
+            vat = -torch.logsumexp(logq + log_t, 1).mean()
         return loss + w * vat, stats
 
 def run(name, X, y, k, seed, **kw):
@@ -51,9 +56,11 @@ def run(name, X, y, k, seed, **kw):
     t = time.perf_counter()
     m = DeepEntropyClustering(n_clusters=k, random_state=seed, **kw).fit(X)
     acc = clustering_accuracy(y, m.labels_)
-    print(json.dumps(dict(name=name, seed=seed, cfg=CFG, kw={k_: str(v) for k_, v in kw.items()},
-                          acc=round(acc, 4), obj=round(m.objective_, 5), nmi=round(nmi(y, m.labels_), 4), epochs=m.n_iter_,
-                          time=round(time.perf_counter() - t, 1))), flush=True)
+    record = dict(name=name, seed=seed, cfg=CFG,
+                  kw={k_: str(v) for k_, v in kw.items()}, acc=round(acc, 4),
+                  obj=round(m.objective_, 5), nmi=round(nmi(y, m.labels_), 4),
+                  epochs=m.n_iter_, time=round(time.perf_counter() - t, 1))
+    print(json.dumps(record), flush=True)
     return acc
 
 if __name__ == "__main__":
@@ -69,7 +76,7 @@ if __name__ == "__main__":
         from sklearn.datasets import load_digits
         X, y = load_digits(return_X_y=True)
     else:
-        from skdeepcluster.datasets import load_mnist, load_fashion_mnist
+        from skdeepcluster.datasets import load_fashion_mnist, load_mnist
         X, y = (load_mnist if data == "mnist" else load_fashion_mnist)(
             "/work/shared/datasets", return_X_y=True)
     for s in seeds:
