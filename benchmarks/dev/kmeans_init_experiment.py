@@ -1,0 +1,49 @@
+"""Experiment: warm up the network on a KMeans partition, then self-label."""
+import sys, json, time
+import numpy as np, torch
+from sklearn.cluster import KMeans
+from skdeepcluster import DeepEntropyClustering, _estimator, losses
+from skdeepcluster._training import SelfLabeling, fetch
+from skdeepcluster._neighbors import _Projection
+from skdeepcluster.metrics import clustering_accuracy
+
+WARM = int(sys.argv[2])
+MODE = sys.argv[3]  # "hard" or "mix"
+
+class KMInit(SelfLabeling):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        n = self.X.shape[0]
+        proj = _Projection(self.X, self.scaler, 50, self.generator)
+        Z = np.concatenate([proj(self.X[s:s + 8192]).numpy() for s in range(0, n, 8192)])
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
+        self.km = torch.as_tensor(KMeans(10, n_init=10, random_state=seed).fit_predict(Z))
+        self.calls, self.per_epoch = 0, max(1, n // 256)
+
+    def __call__(self, idx):
+        self.calls += 1
+        if self.calls > WARM * self.per_epoch:
+            return super().__call__(idx)
+        x = self.scaler(fetch(self.X, idx, self.device))
+        logits = self.module(x).float()
+        t = self.km[idx]
+        loss = losses.cross_entropy(logits, t)
+        probs = torch.softmax(logits.detach(), 1)
+        return loss, {"labels": t, "idx": idx, "prob_sum": probs.sum(0),
+                      "entropy_sum": losses.entropy(logits.detach(), reduction="sum")}
+
+_estimator.SelfLabeling = KMInit
+if sys.argv[1] == "digits":
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+else:
+    from skdeepcluster.datasets import load_mnist
+    X, y = load_mnist("/work/shared/datasets", return_X_y=True)
+seeds = json.loads(sys.argv[4])
+n_init = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+for s in seeds:
+    t = time.perf_counter()
+    m = DeepEntropyClustering(10, n_init=n_init, random_state=s).fit(X)
+    print(json.dumps(dict(data=sys.argv[1], warm=WARM, seed=s, n_init=n_init,
+                          acc=round(clustering_accuracy(y, m.labels_), 4),
+                          obj=round(m.objective_, 5), t=round(time.perf_counter() - t, 1))), flush=True)
