@@ -123,7 +123,10 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         Epochs run by the kept restart.
     history_ : list of dict
         Per epoch: ``loss``, ``score`` (mutual information of the training
-        predictions), ``change``, ``cluster_sizes``, ``balance``, ``time``.
+        predictions), ``change`` (fraction of pseudo-labels that moved),
+        ``cluster_sizes`` (of the pseudo-labels), ``balance``
+        (:func:`~skdeepcluster.metrics.cluster_balance` of those sizes),
+        ``time``.
     objective_ : float
         Final self-labeling objective of the kept restart (lower is better),
         on the training points (at most 100,000 evenly spaced ones).

@@ -15,6 +15,7 @@ import torch
 
 from . import losses
 from ._networks import head_of
+from .metrics import _size_balance
 from .pseudo_labels import (
     pseudo_label_objective,
     sinkhorn_knopp,
@@ -238,7 +239,9 @@ class SelfLabeling:
 
         ``score`` is the mutual-information estimate of the training-mode
         predictions, ``cluster_sizes`` counts the pseudo-labels' argmax, and
-        ``change`` is the fraction of points whose pseudo-label moved.
+        ``change`` is the fraction of points whose pseudo-label moved, and
+        ``balance`` is :func:`~skdeepcluster.metrics.cluster_balance` of those
+        sizes (1 when all clusters are equal).
         """
         changed = 0
         n = len(self.last_labels)
@@ -253,7 +256,7 @@ class SelfLabeling:
             "score": float(-(mean_prob * mean_prob.log()).sum()) - mean_entropy,
             "change": changed / n,
             "cluster_sizes": sizes.tolist(),
-            "balance": float(sizes.min() / max(sizes.max(), 1)),
+            "balance": _size_balance(sizes, len(sizes)),
         }
 
     #: The final objective is evaluated on at most this many evenly spaced rows.

@@ -195,8 +195,14 @@ def cluster_balance(labels, n_clusters=None):
             f"n_clusters={n_clusters} is smaller than the {counts.shape[0]} "
             "distinct values in labels."
         )
+    return _size_balance(counts, n_clusters)
+
+
+def _size_balance(counts, n_clusters):
+    """Normalised entropy ``H(p) / ln K`` of cluster sizes (zeros allowed)."""
     if n_clusters == 1:
         return 1.0
-    proportions = counts / counts.sum()
+    counts = np.asarray(counts, dtype=float)
+    proportions = counts[counts > 0] / counts.sum()
     entropy = -np.sum(proportions * np.log(proportions))
     return float(entropy / np.log(n_clusters))

@@ -397,8 +397,9 @@ def solve_pseudo_labels(
     init : {None, "uniform", "probs"} or Tensor, default=None
         Starting point. ``None`` and ``"uniform"`` start from ``1/K``
         everywhere; ``"probs"`` starts from ``probs``; a tensor of shape
-        ``(n_samples, n_clusters)`` is used after normalising its rows. EM multiplies entries (collision) so an entry
-        that starts at zero stays zero: a strictly positive start, such as the
+        ``(n_samples, n_clusters)`` is used after normalising its rows. EM
+        multiplies entries (collision) so an entry that starts at zero stays
+        zero: a strictly positive start, such as the
         default, keeps every cluster reachable. (From the uniform start the
         first EM step gives ``(σ + λu) / (1 + λ)`` for uniform ``u``, so
         nothing is lost against starting from ``probs``.)

@@ -253,7 +253,8 @@ def _mnist_home():
 
 
 @pytest.mark.skipif(_mnist_home() is None, reason="MNIST files not found (set "
-                    "SKDEEPCLUSTER_DATA, or place ../shared/datasets beside the checkout)")
+                    "SKDEEPCLUSTER_DATA, or put ../shared/datasets beside the "
+                    "checkout)")
 def test_mnist_subset(capsys, tmp_path):
     status, out, err = run(capsys, "compare", "--dataset", "mnist", "--split",
                            "test", "--subset", 200, *QUICK, "--no-plot",

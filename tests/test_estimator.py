@@ -272,3 +272,15 @@ def test_adversarial_training_fits_deterministically(blobs, n_neighbors):
     assert np.isfinite(a.history_[-1]["loss"])
     with pytest.raises(ValueError, match="adversarial_radius"):
         small(adversarial_radius=0.0).fit(X)
+
+
+def test_history_balance_is_the_metric_of_the_cluster_sizes(blobs):
+    from skdeepcluster.metrics import cluster_balance
+
+    model = small(max_iter=3).fit(blobs[0])
+    for epoch in model.history_:
+        sizes = np.asarray(epoch["cluster_sizes"])
+        labels = np.repeat(np.arange(len(sizes)), sizes)
+        assert epoch["balance"] == pytest.approx(
+            cluster_balance(labels, n_clusters=len(sizes)))
+        assert sizes.sum() == len(blobs[0])

@@ -1,10 +1,24 @@
-"""Experiment: warm up the network on a KMeans partition, then self-label."""
-import sys, json, time
-import numpy as np, torch
+"""Development experiment: warm up on a KMeans partition, then self-label.
+
+For the first WARM epochs the network is trained with cross-entropy on the
+labels of KMeans (n_init=10) in the PCA-50 embedding the neighbour search uses;
+self-labeling takes over after that. Produced
+``benchmarks/results/dev_digits_kmeans_init.jsonl``.
+
+Usage: ``python kmeans_init_experiment.py digits 5 hard '[0,1,2,3,4]' [N_INIT]``
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+import torch
 from sklearn.cluster import KMeans
+
 from skdeepcluster import DeepEntropyClustering, _estimator, losses
-from skdeepcluster._training import SelfLabeling, fetch
 from skdeepcluster._neighbors import _Projection
+from skdeepcluster._training import SelfLabeling, fetch
 from skdeepcluster.metrics import clustering_accuracy
 
 WARM = int(sys.argv[2])
@@ -15,9 +29,11 @@ class KMInit(SelfLabeling):
         super().__init__(*a, **k)
         n = self.X.shape[0]
         proj = _Projection(self.X, self.scaler, 50, self.generator)
-        Z = np.concatenate([proj(self.X[s:s + 8192]).numpy() for s in range(0, n, 8192)])
+        Z = np.concatenate([proj(self.X[s:s + 8192]).numpy()
+                            for s in range(0, n, 8192)])
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-        self.km = torch.as_tensor(KMeans(10, n_init=10, random_state=seed).fit_predict(Z))
+        km = KMeans(10, n_init=10, random_state=seed).fit_predict(Z)
+        self.km = torch.as_tensor(km)
         self.calls, self.per_epoch = 0, max(1, n // 256)
 
     def __call__(self, idx):
@@ -44,6 +60,7 @@ n_init = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 for s in seeds:
     t = time.perf_counter()
     m = DeepEntropyClustering(10, n_init=n_init, random_state=s).fit(X)
-    print(json.dumps(dict(data=sys.argv[1], warm=WARM, seed=s, n_init=n_init,
-                          acc=round(clustering_accuracy(y, m.labels_), 4),
-                          obj=round(m.objective_, 5), t=round(time.perf_counter() - t, 1))), flush=True)
+    record = dict(data=sys.argv[1], warm=WARM, seed=s, n_init=n_init,
+                  acc=round(clustering_accuracy(y, m.labels_), 4),
+                  obj=round(m.objective_, 5), t=round(time.perf_counter() - t, 1))
+    print(json.dumps(record), flush=True)
