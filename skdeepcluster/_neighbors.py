@@ -37,9 +37,17 @@ class _Projection:
         block = block - self.mean
         return block if self.basis is None else block @ self.basis
 
+    def embed(self, X, index, chunk=4096):
+        """The projection of rows ``index`` of X, read ``chunk`` rows at a time."""
+        width = self.mean.shape[0] if self.basis is None else self.basis.shape[1]
+        out = torch.empty((len(index), width), dtype=torch.float32)
+        for start in range(0, len(index), chunk):
+            out[start : start + chunk] = self(X[index[start : start + chunk]])
+        return out
+
 
 def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000,
-                      query_size=512):
+                      query_size=256):
     """Indices ``(n_samples, k)`` of each row's nearest other rows.
 
     Only one block is embedded at a time, and distances are computed for
@@ -70,7 +78,7 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000
     index_dtype = np.int32 if n_samples < 2**31 else np.int64
     result = np.empty((n_samples, k), dtype=index_dtype)
     for members in blocks:
-        Zb = project(X[members] if n_blocks > 1 else X)
+        Zb = project.embed(X, members)
         sq = (Zb * Zb).sum(1)
         for start in range(0, len(members), query_size):
             q = Zb[start : start + query_size]

@@ -284,3 +284,34 @@ def test_history_balance_is_the_metric_of_the_cluster_sizes(blobs):
         assert epoch["balance"] == pytest.approx(
             cluster_balance(labels, n_clusters=len(sizes)))
         assert sizes.sum() == len(blobs[0])
+
+
+@pytest.mark.parametrize("query_size", [7, 256])
+def test_neighbour_lists_are_exact_within_a_block(query_size):
+    """Up to block_size rows the lists are the exact k nearest other rows."""
+    import torch
+    from sklearn.neighbors import NearestNeighbors
+
+    from skdeepcluster._neighbors import nearest_neighbors
+    from skdeepcluster._training import InputScaler
+
+    X = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)
+    scaler = InputScaler.fit(X)
+    found = nearest_neighbors(X, 6, scaler, torch.Generator().manual_seed(0),
+                              query_size=query_size)
+    Z = scaler(torch.from_numpy(X)).numpy()
+    expected = NearestNeighbors(n_neighbors=7).fit(Z).kneighbors(Z)[1][:, 1:]
+    np.testing.assert_array_equal(np.sort(found, 1), np.sort(expected, 1))
+
+
+def test_neighbour_lists_stay_within_shuffled_blocks():
+    import torch
+
+    from skdeepcluster._neighbors import nearest_neighbors
+    from skdeepcluster._training import InputScaler
+
+    X = np.random.default_rng(1).normal(size=(1000, 80)).astype(np.float32)
+    found = nearest_neighbors(X, 4, InputScaler.fit(X),
+                              torch.Generator().manual_seed(0), block_size=300)
+    assert found.shape == (1000, 4) and found.dtype == np.int32
+    assert (found != np.arange(1000)[:, None]).all()  # never the point itself
