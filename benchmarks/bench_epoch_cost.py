@@ -9,7 +9,14 @@ Compares, with the same network (MLP 784-256-256-10) and batch size (256):
   itself);
 * ``default``: DeepEntropyClustering with its defaults (each batch is also
   paired with a nearest neighbour: a second view through the network, plus a
-  one-off neighbour search before the first epoch).
+  one-off neighbour search before the first epoch);
+* ``default + VAT``: the default with ``adversarial_weight=1`` (virtual
+  adversarial training: one more forward and backward pass per batch).
+
+The self-labeling overhead proper (the y-step and the statistics each batch
+keeps) is ``self-labeling`` against ``supervised``: the same network, batch
+size and number of forward/backward passes. The consistency views of the
+default are extra passes through the network on top of that.
 
 Each configuration runs in a fresh subprocess (peak RSS is per process) for 3
 epochs; the epoch time is the median of the epochs' times from ``history_``.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -49,7 +57,8 @@ if config == "supervised":
     model = SoftLabelClassifier(loss="shannon", **common)
     args = (X, y)
 else:
-    extra = {"n_neighbors": 0} if config == "self-labeling" else {}
+    extra = {"self-labeling": {"n_neighbors": 0},
+             "default + VAT": {"adversarial_weight": 1.0}}.get(config, {})
     model = DeepEntropyClustering(n_clusters=10, n_init=1, **common, **extra)
     args = (X,)
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -73,11 +82,13 @@ def main():
     p.add_argument("--data-home", default=str(ROOT.parent / "shared" / "datasets"))
     args = p.parse_args()
     rows = []
-    for config in ("supervised", "self-labeling", "default"):
+    for config in ("supervised", "self-labeling", "default", "default + VAT"):
+        load_before = os.getloadavg()[0]
         out = subprocess.run([sys.executable, "-c", CHILD, config, args.device,
                               args.data_home], capture_output=True, text=True,
                              check=True, cwd=ROOT)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows[-1]["load_average_1min"] = [load_before, os.getloadavg()[0]]
         print(rows[-1], flush=True)
     base = rows[0]["epoch_seconds"]
     for r in rows:
@@ -90,13 +101,23 @@ def main():
                                                     indent=1))
     lines = [f"# Epoch cost on {rows[0]['data']} ({args.device}, "
              f"{rows[0]['threads']} torch threads)", "",
-             "MLP 784-256-256-10, batch 256, median of 3 epochs, one process each.",
+             "`python benchmarks/bench_epoch_cost.py`: MLP 784-256-256-10, batch 256, "
+             "median of 3 epochs, one process each, run one after the other. "
+             "*Self-labeling* against *supervised* is the overhead of the y-step "
+             "itself (same passes through the network); *default* adds the "
+             "neighbour view (a second forward and backward pass) and a one-off "
+             "neighbour search; *default + VAT* adds virtual adversarial training. "
+             "The one-off setup includes about 2 s of torch imports in each fresh "
+             "process. Load average (1 min) before and after each run: on a "
+             "2-core machine, above 2 means other work shared it.",
              "", "| configuration | s / epoch | overhead vs supervised | "
-             "one-off setup (s) | peak RSS (MB) |", "| --- | --- | --- | --- | --- |"]
+             "one-off setup (s) | peak RSS (MB) | load before, after |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
+        load = ", ".join(f"{v:.1f}" for v in r["load_average_1min"])
         lines.append(f"| {r['config']} | {r['epoch_seconds']:.2f} | "
                      f"{100 * r['overhead_vs_supervised']:+.0f}% | "
-                     f"{r['setup_seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['setup_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {load} |")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
