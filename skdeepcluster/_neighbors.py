@@ -77,15 +77,25 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000
     k = max(1, min(n_neighbors, min(len(b) for b in blocks) - 1))
     index_dtype = np.int32 if n_samples < 2**31 else np.int64
     result = np.empty((n_samples, k), dtype=index_dtype)
+    # Distances and the top-k go into buffers reused across queries: fresh
+    # tens-of-MB tensors per query would be cached by the C allocator and
+    # add to the resident memory for the rest of the fit.
+    width = max(len(b) for b in blocks)
+    dist = torch.empty(query_size * width, dtype=torch.float32)
+    top_values = torch.empty((query_size, k), dtype=torch.float32)
+    top_indices = torch.empty((query_size, k), dtype=torch.int64)
     for members in blocks:
         Zb = project.embed(X, members)
         sq = (Zb * Zb).sum(1)
         for start in range(0, len(members), query_size):
             q = Zb[start : start + query_size]
+            m = q.shape[0]
+            d = dist[: m * len(members)].view(m, len(members))  # contiguous
             # ||q||² is the same along a row, so it does not change the ranking
-            d = torch.addmm(sq[None, :], q, Zb.T, alpha=-2.0)
-            rows = torch.arange(q.shape[0])
+            torch.addmm(sq[None, :], q, Zb.T, alpha=-2.0, out=d)
+            rows = torch.arange(m)
             d[rows, rows + start] = float("inf")  # a point is not its own neighbour
-            nn_local = d.topk(k, dim=1, largest=False).indices.numpy()
-            result[members[start : start + query_size]] = members[nn_local]
+            found = (top_values[:m], top_indices[:m])
+            torch.topk(d, k, dim=1, largest=False, out=found)
+            result[members[start : start + m]] = members[found[1].numpy()]
     return result
