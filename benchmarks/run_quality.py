@@ -139,7 +139,10 @@ def report():
         "Rows with n < 5 are runs that had not finished when the session ended. "
         "Fit times were taken with other jobs sharing the machine (8 concurrent "
         "fits on the H100 host's 16 cores; the CPU runs shared 2 cores with other "
-        "work), so they overstate the time of one fit on a quiet machine.",
+        "work), so they overstate the time of one fit on a quiet machine. "
+        "Sections whose commit is 'not recorded' were measured in the first "
+        "session, before `n_init=\"auto\"` ran restarts on 70,000 samples: "
+        "they are older defaults, kept for the record.",
         "",
     ]
     keys = sorted({(r["dataset"], r["device"]) for r in records},
@@ -149,8 +152,10 @@ def report():
         first = rows[0]
         where = first["gpu"] if device == "cuda" else (
             f"CPU, {first['cpu_threads']} threads")
+        commits = sorted({r.get("commit") or "not recorded" for r in rows})
         lines += [f"## {dataset} ({first['n_samples']} samples, {first['data']}; "
                   f"{where})", "",
+                  f"Code: commit {', '.join(commits)}.", "",
                   "| method | ACC | NMI | ARI | fit time (s) | n |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for method in ALL_METHODS:
