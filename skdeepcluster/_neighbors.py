@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._training import host_rows
+
 _MAX_DIM = 50  # neighbours are searched in a PCA space of at most this many dims
 
 
@@ -22,8 +24,7 @@ class _Projection:
         n_samples, n_features = X.shape
         take = min(n_samples, 10_000)
         rows = torch.randperm(n_samples, generator=generator)[:take].sort().values
-        sample = transform(torch.from_numpy(
-            np.asarray(X[rows.numpy()], dtype=np.float32)))
+        sample = transform(torch.from_numpy(host_rows(X, rows.numpy())))
         self.transform, self.mean = transform, sample.mean(0)
         self.basis = None
         if n_features > n_components:
@@ -32,9 +33,7 @@ class _Projection:
             self.basis = v[:n_components].T.contiguous()
 
     def __call__(self, rows):
-        # a copy: torch would otherwise wrap a read-only memmap as it is
-        block = self.transform(torch.from_numpy(np.array(rows, dtype=np.float32)))
-        block = block - self.mean
+        block = self.transform(torch.from_numpy(rows)) - self.mean
         return block if self.basis is None else block @ self.basis
 
     def embed(self, X, index, chunk=4096):
@@ -42,7 +41,8 @@ class _Projection:
         width = self.mean.shape[0] if self.basis is None else self.basis.shape[1]
         out = torch.empty((len(index), width), dtype=torch.float32)
         for start in range(0, len(index), chunk):
-            out[start : start + chunk] = self(X[index[start : start + chunk]])
+            out[start : start + chunk] = self(
+                host_rows(X, index[start : start + chunk]))
         return out
 
 

@@ -78,14 +78,19 @@ class InputScaler:
         self.__init__(state["mean"], state["scale"])
 
 
-def fetch(X, idx, device) -> torch.Tensor:
-    """Rows ``idx`` of host array X as a float32 tensor on ``device``.
+def host_rows(X, idx) -> np.ndarray:
+    """Rows ``idx`` of host array X as a C-ordered, writable float32 array.
 
-    The rows are copied into a fresh, writable buffer: a slice of a read-only
-    memmap would otherwise reach torch as a read-only view.
+    Copies only when needed: indexing with an array already copies, while a
+    slice of a read-only memmap would otherwise reach torch as a read-only
+    view.
     """
-    rows = np.array(X[idx], dtype=np.float32, order="C", copy=True)
-    batch = torch.from_numpy(rows)
+    return np.require(X[idx], dtype=np.float32, requirements=["C", "W"])
+
+
+def fetch(X, idx, device) -> torch.Tensor:
+    """Rows ``idx`` of host array X as a float32 tensor on ``device``."""
+    batch = torch.from_numpy(host_rows(X, idx))
     if device.type == "cuda":
         return batch.pin_memory().to(device, non_blocking=True)
     return batch.to(device)

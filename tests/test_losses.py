@@ -14,13 +14,8 @@ from skdeepcluster import losses as L
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small tensors: extra threads only add contention on a shared machine.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+# small tensors: extra threads only add contention on a shared machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gen(seed=0):
