@@ -14,13 +14,10 @@ import numpy as np
 import torch
 
 from . import losses
+from . import pseudo_labels as pl
 from ._networks import head_of
 from .metrics import _size_balance
-from .pseudo_labels import (
-    pseudo_label_objective,
-    sinkhorn_knopp,
-    solve_pseudo_labels,
-)
+from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
 
 
 class InputScaler:
@@ -158,30 +155,44 @@ class SelfLabeling:
         self.head = head_of(module)
         n_samples = X.shape[0]
         self.last_labels = np.full(n_samples, -1, dtype=np.int64)
+        self._u = {}  # the prior as a tensor, per (dtype, device)
 
     def _view(self, x):
         if self.augmenter is not None:
             x = self.augmenter(x)
         return self.scaler(x)
 
+    def _log_prior(self, like):
+        """``ln u`` as a tensor like ``like`` (None for the uniform prior)."""
+        if self.prior is None:
+            return None
+        key = ("log", like.dtype, like.device)
+        if key not in self._u:
+            self._u[key] = losses._log_prior(self.prior.to(like))
+        return self._u[key]
+
     def _pseudo_labels(self, probs):
-        prior = None if self.prior is None else self.prior.to(probs)
         if self.loss == "shannon":
+            prior = None if self.prior is None else self.prior.to(probs)
             return sinkhorn_knopp(probs, prior=prior)
-        labels, _ = solve_pseudo_labels(
-            probs, loss=self.loss, fairness_weight=self.fairness_weight,
-            prior=prior, method=self.solver,
-        )
+        # the y-step of every batch: validated once, solved from the uniform start
+        key = (probs.dtype, probs.device)
+        if key not in self._u:
+            self._u[key] = pl._prior_tensor(self.prior, probs)
+        start = torch.full_like(probs, 1.0 / probs.shape[1])
+        labels, _ = pl._solve(probs, start, self.loss, float(self.fairness_weight),
+                              self._u[key], self.solver, pl.MAX_ITER, pl.TOL)
         return labels
 
-    def _network_loss(self, logits, target):
+    def _network_loss(self, logits, log_probs, target):
         if self.loss == "collision":
-            return losses.collision_cross_entropy(logits, target)
+            # y-step rows are on the simplex: each has mass
+            return losses._collision_from_log_probs(log_probs, target.log()).mean()
         if self.loss == "reverse":
             return losses.reverse_cross_entropy(logits, target)
         return losses.cross_entropy(logits, target)
 
-    def _adversarial_loss(self, inputs, logits, idx):
+    def _adversarial_loss(self, inputs, log_p, idx):
         """Virtual adversarial training (Miyato et al. 2018; IMSAT, Hu et al.
         2017): ``KL(σ(x) ‖ σ(x + r))`` for the perturbation ``r`` that changes
         the prediction most, found by one power iteration.
@@ -193,7 +204,6 @@ class SelfLabeling:
         """
         far = self.scaler(fetch(self.X, self.neighbors[idx, -1], self.device))
         radius = self.adversarial_radius * (inputs - far).norm(dim=1, keepdim=True)
-        log_p = torch.log_softmax(logits.detach(), 1)
         p = log_p.exp()
 
         def divergence(r):
@@ -216,27 +226,35 @@ class SelfLabeling:
                                           self.device)))
         elif self.augmenter is not None:
             views.append(self._view(x))
-        logits = self.module(torch.cat(views)).float().chunk(len(views))
+        batch = views[0] if len(views) == 1 else torch.cat(views)
+        logits = self.module(batch).float().chunk(len(views))
+        # ln σ once per view: the y-step, every loss term and the epoch
+        # statistics share it (each log-softmax is a full kernel launch)
+        log_probs = [torch.log_softmax(z, 1) for z in logits]
         with torch.no_grad():
-            log_p = sum(torch.log_softmax(z.detach(), 1) for z in logits)
-            target = self._pseudo_labels(torch.softmax(log_p, 1))
-        loss = sum(self._network_loss(z, target) for z in logits) / len(logits)
+            if len(views) == 1:
+                probs = log_probs[0].detach().exp()
+            else:  # the views' product of experts
+                probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
+            target = self._pseudo_labels(probs)
+        loss = sum(self._network_loss(z, lp, target)
+                   for z, lp in zip(logits, log_probs)) / len(logits)
         if self.fairness_weight > 0:
             # weak fairness on the network's own batch marginal: the y-step's
             # strong fairness cannot move confident predictions on its own
             loss = loss + self.fairness_weight * sum(
-                losses.weak_fairness(z, self.prior) for z in logits) / len(logits)
+                losses._weak_fairness_from_log_probs(lp, self._log_prior(lp))
+                for lp in log_probs) / len(logits)
         if self.weight_decay > 0 and self.head is not None:
             loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
         if self.adversarial_weight > 0:
             loss = loss + self.adversarial_weight * self._adversarial_loss(
-                views[0], logits[0], idx)
+                views[0], log_probs[0].detach(), idx)
         with torch.no_grad():
-            z = logits[0].detach()
-            probs = torch.softmax(z, 1)
+            log_p = log_probs[0].detach()
+            p = log_p.exp() if len(views) > 1 else probs
             stats = {"labels": target.argmax(1), "idx": idx,
-                     "prob_sum": probs.sum(0),
-                     "entropy_sum": losses.entropy(z, reduction="sum")}
+                     "prob_sum": p.sum(0), "entropy_sum": -(p * log_p).sum()}
         return loss, stats
 
     def end_epoch(self, records):

@@ -141,10 +141,34 @@ def _tiny(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).tiny
 
 
-def _log_mean_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """``log σ̄`` computed as a log-mean-exp of the log-softmax (always finite)."""
-    log_probs = F.log_softmax(logits, dim=1)
-    return torch.logsumexp(log_probs, dim=0) - math.log(logits.shape[0])
+def _log_mean(log_probs: torch.Tensor) -> torch.Tensor:
+    """``log σ̄`` from ``log σ``: a log-mean-exp over the rows (always finite)."""
+    return torch.logsumexp(log_probs, dim=0) - math.log(log_probs.shape[0])
+
+
+# The private ``*_from_log_probs`` forms below take ``log σ`` already computed,
+# so that a training step that needs it for several terms (and for the
+# y-step) computes it once; the public functions are built on them.
+
+
+def _collision_from_log_probs(log_probs, log_target):
+    """Per-sample collision CE ``-ln σ_iᵀy_i`` from ``ln σ`` and ``ln y``
+    (every row of ``y`` must have mass)."""
+    return -torch.logsumexp(log_probs + log_target, dim=1)
+
+
+def _weak_fairness_from_log_probs(log_probs, log_prior=None):
+    """``KL(σ̄ ‖ u)`` from ``ln σ`` and ``ln u`` (None: uniform ``u``)."""
+    log_mean = _log_mean(log_probs)
+    mean = log_mean.exp()
+    if log_prior is None:
+        return (mean * log_mean).sum() + math.log(log_probs.shape[1])
+    return (mean * (log_mean - log_prior)).sum()
+
+
+def _log_prior(u: torch.Tensor) -> torch.Tensor:
+    """``ln u`` with zero entries raised to the dtype's tiny."""
+    return torch.log(u.clamp_min(_tiny(u.dtype)))
 
 
 # ---------------------------------------------------------------------------
@@ -210,7 +234,7 @@ def collision_cross_entropy(
         # of 0 / 0.
         empty = probs.sum(dim=1, keepdim=True) <= 0
         log_target = torch.log(torch.where(empty, torch.ones_like(probs), probs))
-        values = -torch.logsumexp(log_probs + log_target, dim=1)
+        values = _collision_from_log_probs(log_probs, log_target)
         values = values.masked_fill(empty[:, 0], 0.0)
     return _reduce(values, reduction)
 
@@ -569,12 +593,8 @@ def weak_fairness(logits: torch.Tensor, prior=None) -> torch.Tensor:
     _check_logits(logits)
     n_classes = logits.shape[1]
     u = _validate_prior(prior, n_classes, logits.dtype, logits.device)
-    log_mean = _log_mean_softmax(logits)
-    mean = log_mean.exp()
-    if u is None:
-        return (mean * log_mean).sum() + math.log(n_classes)
-    log_u = torch.log(u.clamp_min(_tiny(logits.dtype)))
-    return (mean * (log_mean - log_u)).sum()
+    log_u = None if u is None else _log_prior(u)
+    return _weak_fairness_from_log_probs(F.log_softmax(logits, dim=1), log_u)
 
 
 def entropy(logits: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:

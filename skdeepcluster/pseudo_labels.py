@@ -41,6 +41,10 @@ _ARMIJO_SHRINK = 0.5
 _PGD_GROW = 2.0
 _PGD_MAX_BACKTRACKS = 60
 
+# Defaults of solve_pseudo_labels (also used per mini-batch in training).
+MAX_ITER = 100
+TOL = 1e-4
+
 # Adaptive over-relaxation of the collision EM (see ``_em_collision``).
 _ETA_GROW = 2.0
 _ETA_SHRINK = 4.0
@@ -197,10 +201,124 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     other devices it is a ``torch.where`` so that no iteration waits for the
     device (``sync_free=None`` chooses by device; tests force either path).
     """
-    tiny = torch.finfo(sigma.dtype).tiny
     check_every = _check_every(sigma, sync_free)
-    host = check_every == 1
-    lam_u = lam * u
+    floor = _collision_floor(y, lam, accelerate)
+    loop = _em_collision_host if check_every == 1 else _em_collision_sync_free
+    return loop(sigma, y, lam, u, max_iter, tol, floor=floor,
+                accelerate=accelerate, callback=callback, check_every=check_every)
+
+
+def _collision_floor(y, lam, accelerate):
+    """The smallest entry an over-relaxed step may leave (None: no floor).
+
+    With fairness, the optimal support of a row can grow while the fairness
+    weights settle, but an over-relaxed step can underflow an entry to
+    exactly 0, and a zero never comes back. Entries are therefore kept above
+    a floor of eps² (~5e-32 in float64, a negligible change of F); entries
+    that start at zero stay zero (a tensor floor that is 0 there). Without
+    fairness the optimum is the argmax vertex and no floor is needed.
+    """
+    if not accelerate or lam <= 0:
+        return None
+    floor = torch.finfo(y.dtype).eps ** 2
+    if not bool((y > 0).all()):
+        return floor * (y > 0).to(y.dtype)
+    return floor
+
+
+def _collision_weights(sigma, dots, mean, lam_u, tiny):
+    """``g_ik = σ_ik / σ_iᵀy_i + w_k = -N ∂F/∂y_ik``, its row maxima and the
+    fairness weights ``w_k = λ u_k / ȳ_k`` (None without fairness)."""
+    if lam_u is None:
+        g, w = sigma / dots[:, None], None
+    else:
+        w = lam_u / mean.clamp_min(tiny)
+        g = torch.addcdiv(w, sigma, dots[:, None])
+    return g, g.amax(dim=1, keepdim=True), w
+
+
+def _relaxed_step(y, g, g_max, eta, floor):
+    """``y_i ∘ (g_i / max g_i)^η``, rows normalised and floored; ``eta=None``
+    is the plain EM step ``y_i ∘ g_i``. Overwrites ``g``.
+
+    The power goes through log/exp: ``torch.pow`` with a tensor or
+    non-integer exponent is several times slower, and ``g / max g <= 1``
+    keeps every power finite.
+    """
+    if eta is None:
+        candidate = y * g
+    else:
+        candidate = y * g.div_(g_max).log_().mul_(eta).exp_()
+    candidate = candidate.div_(candidate.sum(dim=1, keepdim=True))
+    if isinstance(floor, float):
+        return candidate.clamp_min_(floor)
+    if floor is not None:
+        return torch.maximum(candidate, floor)
+    return candidate
+
+
+def _flush_subnormals(y, it, floor, tiny, *, host):
+    """Every ``_CHECK_EVERY`` iterations without a floor, set entries below
+    ``tiny`` to zero: they carry no mass but make CPU arithmetic many times
+    slower."""
+    if floor is not None or it % _CHECK_EVERY != _CHECK_EVERY - 1:
+        return y
+    return y.masked_fill_(y < tiny, 0.0) if host else torch.where(y < tiny, 0.0, y)
+
+
+def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, accelerate,
+                       callback, check_every):
+    """The CPU loop: every test is a Python ``if`` on a host float.
+
+    The data here are small (a mini-batch: a few hundred rows, about ten
+    clusters), so the cost is the number of tensor operations, and this
+    loop keeps it low: the Frank-Wolfe gap comes from the identity
+    ``mean_i y_iᵀg_i = mean_i σ_iᵀy_i / σ_iᵀy_i + ȳᵀw = 1 + ȳᵀw`` with
+    ``w = λu/ȳ`` (no pass over ``Y``), and ``F`` is a host float.
+    """
+    tiny = torch.finfo(sigma.dtype).tiny
+    lam_u = lam * u if lam > 0 else None
+    entropy_u = float(torch.xlogy(u, u).sum())
+
+    def state(labels):
+        dots = torch.linalg.vecdot(sigma, labels)
+        mean = labels.mean(dim=0)
+        value = -float(torch.log(dots).mean())
+        if lam > 0:
+            value += lam * (entropy_u - float(torch.xlogy(u, mean).sum()))
+        return dots.clamp_min_(tiny), mean, value
+
+    dots, mean, value = state(y)
+    eta = _ETA_INIT
+    for it in range(max_iter):
+        g, g_max, w = _collision_weights(sigma, dots, mean, lam_u, tiny)
+        if tol > 0:
+            y_dot_g = 1.0 if w is None else 1.0 + float(torch.dot(mean, w))
+            if float(g_max.mean()) - y_dot_g <= tol * value:
+                return y, it
+        relaxed = accelerate and eta != 1.0
+        candidate = _relaxed_step(y, g, g_max, eta if relaxed else None, floor)
+        new_dots, new_mean, new_value = state(candidate)
+        if not relaxed or new_value <= value:
+            y, dots, mean, value = candidate, new_dots, new_mean, new_value
+            eta *= _ETA_GROW
+        else:
+            eta = max(1.0, eta / _ETA_SHRINK)
+        y = _flush_subnormals(y, it, floor, tiny, host=True)
+        if callback is not None:
+            callback(it, y)
+    return y, max_iter
+
+
+def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor,
+                            accelerate, callback, check_every):
+    """The accelerator loop: no iteration waits for the device.
+
+    Acceptance is a ``torch.where`` on device scalars and the stopping rule
+    is evaluated (one synchronisation) every ``check_every`` iterations.
+    """
+    tiny = torch.finfo(sigma.dtype).tiny
+    lam_u = lam * u if lam > 0 else None
     entropy_u = torch.xlogy(u, u).sum()
 
     def state(labels):
@@ -211,59 +329,19 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
             value = value + lam * (entropy_u - torch.xlogy(u, mean).sum())
         return dots.clamp_min_(tiny), mean, value
 
-    # With fairness, the optimal support of a row can grow while the
-    # fairness weights settle, but an over-relaxed step can underflow an
-    # entry to exactly 0, and a zero never comes back. Entries are therefore
-    # kept above a floor of eps² (~5e-32 in float64, a negligible change of
-    # F); entries that start at zero stay zero. (Without fairness the optimum
-    # is the argmax vertex and no floor is needed.)
-    floor = None
-    if accelerate and lam > 0:
-        floor = torch.finfo(sigma.dtype).eps ** 2
-        if not bool((y > 0).all()):
-            floor = floor * (y > 0).to(sigma.dtype)
     dots, mean, value = state(y)
-    if host:
-        value = float(value)
-        eta = _ETA_INIT
-    else:
-        eta = torch.full((), _ETA_INIT, dtype=sigma.dtype, device=sigma.device)
-        one = torch.ones_like(eta)
+    eta = torch.full((), _ETA_INIT, dtype=sigma.dtype, device=sigma.device)
+    one = torch.ones_like(eta)
     for it in range(max_iter):
-        # g_ik = σ_ik / σ_iᵀy_i + λ u_k / ȳ_k = -N ∂F/∂y_ik
-        if lam > 0:
-            g = torch.addcdiv(lam_u / mean.clamp_min(tiny), sigma, dots[:, None])
-        else:
-            g = sigma / dots[:, None]
-        g_max = g.amax(dim=1, keepdim=True)
+        g, g_max, _ = _collision_weights(sigma, dots, mean, lam_u, tiny)
         if tol > 0 and it % check_every == check_every // 2:
             # Frank-Wolfe gap, -N ∇F = g: mean_i (max_k g_ik - y_iᵀ g_i).
             gap = (g_max[:, 0] - torch.linalg.vecdot(y, g)).mean()
             if bool(gap <= tol * value):
                 return y, it
-        if not accelerate or (host and eta == 1.0):
-            candidate = y * g
-        else:
-            # (g / max g)^η through log/exp: torch.pow with a tensor or
-            # non-integer exponent is several times slower; g / max g <= 1
-            # keeps every power finite.
-            candidate = y * g.div_(g_max).log_().mul_(eta).exp_()
-        candidate = candidate.div_(candidate.sum(dim=1, keepdim=True))
-        if isinstance(floor, float):
-            candidate = candidate.clamp_min_(floor)
-        elif floor is not None:
-            candidate = torch.maximum(candidate, floor)
+        candidate = _relaxed_step(y, g, g_max, eta if accelerate else None, floor)
         new_dots, new_mean, new_value = state(candidate)
-        if not accelerate:
-            y, dots, mean, value = candidate, new_dots, new_mean, new_value
-        elif host:
-            new_value = float(new_value)
-            if eta == 1.0 or new_value <= value:
-                y, dots, mean, value = candidate, new_dots, new_mean, new_value
-                eta *= _ETA_GROW
-            else:
-                eta = max(1.0, eta / _ETA_SHRINK)
-        else:
+        if accelerate:
             accept = (new_value <= value) | (eta == 1.0)
             y = torch.where(accept, candidate, y)
             dots = torch.where(accept, new_dots, dots)
@@ -271,11 +349,9 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
             value = torch.where(accept, new_value, value)
             eta = torch.where(accept, eta * _ETA_GROW,
                               (eta / _ETA_SHRINK).clamp_min(one))
-        if floor is None and it % _CHECK_EVERY == _CHECK_EVERY - 1:
-            # Flush subnormal entries to zero: they carry no mass but make
-            # CPU arithmetic many times slower.
-            y = y.masked_fill_(y < tiny, 0.0) if host else torch.where(
-                y < tiny, 0.0, y)
+        else:
+            y, dots, mean, value = candidate, new_dots, new_mean, new_value
+        y = _flush_subnormals(y, it, floor, tiny, host=False)
         if callback is not None:
             callback(it, y)
     return y, max_iter
@@ -344,8 +420,8 @@ def solve_pseudo_labels(
     fairness_weight: float = 1.0,
     prior=None,
     method: str = "em",
-    max_iter: int = 100,
-    tol: float = 1e-4,
+    max_iter: int = MAX_ITER,
+    tol: float = TOL,
     init=None,
 ) -> tuple[torch.Tensor, int]:
     r"""Solve the y-step of self-labeling clustering.
@@ -450,11 +526,18 @@ def solve_pseudo_labels(
         raise ValueError(f"tol must be a finite float >= 0, got {tol!r}.")
     u = _prior_tensor(prior, probs)
     sigma = probs.detach()
-    y = _initial_labels(init, sigma)
+    return _solve(sigma, _initial_labels(init, sigma), loss, lam, u, method,
+                  int(max_iter), float(tol))
+
+
+@torch.no_grad()
+def _solve(sigma, y, loss, lam, u, method, max_iter, tol):
+    """:func:`solve_pseudo_labels` on validated inputs: ``u`` a normalised
+    prior tensor like ``sigma``, ``y`` an owned start. Training loops call it
+    once per mini-batch, where validating the same settings again would cost
+    as much as a few EM iterations."""
     solver = _em if method == "em" else _pgd
-    with torch.no_grad():
-        y, n_iter = solver(sigma, y, loss, lam, u, int(max_iter), float(tol))
-    return y, n_iter
+    return solver(sigma, y, loss, lam, u, max_iter, tol)
 
 
 def _initial_labels(init, sigma: torch.Tensor) -> torch.Tensor:
