@@ -122,6 +122,15 @@ def batches(n_samples, batch_size, generator):
     return [np.sort(b) for b in np.array_split(order, n_batches)]
 
 
+#: Certified relative gap of each mini-batch y-step. Against 1e-4 (the
+#: default of ``solve_pseudo_labels``) it takes 42% fewer EM iterations on
+#: batches recorded from MNIST training (7.2 against 12.4), while the
+#: pseudo-labels stay within 0.2% of the exact optimum's mass per row (mean
+#: L1 distance 1.8e-3) and keep its argmax on 99.98% of rows
+#: (``docs/what_matters.rst``).
+YSTEP_TOL = 1e-3
+
+
 @dataclass
 class LoopConfig:
     max_iter: int
@@ -179,9 +188,8 @@ class SelfLabeling:
         key = (probs.dtype, probs.device)
         if key not in self._u:
             self._u[key] = pl._prior_tensor(self.prior, probs)
-        start = torch.full_like(probs, 1.0 / probs.shape[1])
-        labels, _ = pl._solve(probs, start, self.loss, float(self.fairness_weight),
-                              self._u[key], self.solver, pl.MAX_ITER, pl.TOL)
+        labels, _ = pl._solve(probs, None, self.loss, float(self.fairness_weight),
+                              self._u[key], self.solver, pl.MAX_ITER, YSTEP_TOL)
         return labels
 
     def _network_loss(self, logits, log_probs, target):
