@@ -68,7 +68,7 @@ def _uniform(probs):
 def _run(method, probs, lam, max_iter, callback=None):
     """One solver run from the uniform start, ``tol=0``."""
     u = _uniform(probs)
-    y0 = torch.full_like(probs, 1.0 / probs.shape[1])
+    y0 = None  # the uniform start (EM takes its first step in closed form)
     with torch.no_grad():
         if method == "em":
             return pl._em(probs, y0, "collision", lam, u, max_iter, 0.0,

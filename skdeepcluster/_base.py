@@ -167,6 +167,7 @@ class BaseDeepEstimator(BaseEstimator):
             n_iter, interrupted = train(module, optimizer, objective, config,
                                         generator, history,
                                         desc=type(self).__name__)
+            objective.release()
         return {"module": module, "scaler": scaler, "history": history,
                 "n_iter": n_iter, "interrupted": interrupted, "objective": objective}
 

@@ -330,8 +330,9 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                               RuntimeWarning, stacklevel=2)
                 last_error = exc
                 continue
-            run["objective_value"] = run["objective"].objective_value(logits)
+            run["objective_value"] = run.pop("objective").objective_value(logits)
             run["labels"] = logits.argmax(1).numpy()  # predict's inference
+            del logits  # the next restart's inference should not hold two
             if best is None or run["objective_value"] < best["objective_value"]:
                 best = run
             if run["interrupted"]:

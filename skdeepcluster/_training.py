@@ -290,6 +290,11 @@ class SelfLabeling:
             "balance": _size_balance(sizes, len(sizes)),
         }
 
+    def release(self):
+        """Drop what only training needs (the neighbour lists: 40 MB for a
+        million rows), before the final inference over X."""
+        self.neighbors = self.last_labels = None
+
     #: The final objective is evaluated on at most this many evenly spaced rows.
     objective_rows = 100_000
 
@@ -449,6 +454,9 @@ class Supervised:
             correct = (logits.detach().argmax(1) == truth).sum()
         return loss, {"loss": loss.detach() * len(idx), "correct": correct,
                       "n": len(idx)}
+
+    def release(self):
+        """Nothing to drop: the targets belong to the caller."""
 
     def end_epoch(self, records):
         """Summarise an epoch from what the batches saw, at no extra pass.
