@@ -200,6 +200,8 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     2003, adapted to the log domain). On CPU the test is a Python ``if``; on
     other devices it is a ``torch.where`` so that no iteration waits for the
     device (``sync_free=None`` chooses by device; tests force either path).
+    ``y=None`` is the uniform start, from which the first (plain) step is
+    taken in closed form; it counts as an iteration.
     """
     check_every = _check_every(sigma, sync_free)
     loop = _em_collision_host if check_every == 1 else _em_collision_sync_free
@@ -246,14 +248,14 @@ def _collision_floor(y, lam, accelerate):
     return floor
 
 
-def _collision_weights(sigma, dots, mean, lam_u, tiny):
+def _collision_weights(sigma, dots, col_sums, lam_nu, tiny):
     """``g_ik = σ_ik / σ_iᵀy_i + w_k = -N ∂F/∂y_ik``, its row maxima and the
-    fairness weights ``w_k = λ u_k / ȳ_k`` (None without fairness). ``mean``
-    may be the column sums ``N ȳ`` when ``lam_u`` is ``λ N u``."""
-    if lam_u is None:
+    fairness weights ``w_k = λ u_k / ȳ_k = λ N u_k / S_k`` (None without
+    fairness)."""
+    if lam_nu is None:
         g, w = sigma / dots[:, None], None
     else:
-        w = lam_u / mean.clamp_min(tiny)
+        w = lam_nu / col_sums.clamp_min(tiny)
         g = torch.addcdiv(w, sigma, dots[:, None])
     return g, g.amax(dim=1, keepdim=True), w
 

@@ -490,3 +490,20 @@ def test_prior_normalisation_survives_extreme_magnitudes(prior):
     value = L.strong_fairness(probs, prior=prior)  # KL((.5, .5) || (.75, .25))
     expected = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
     assert value.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_log_prob_forms_match_public_losses():
+    # Training computes ln σ once and feeds the private forms; they must be
+    # the public losses exactly.
+    logits = _logits(40, 6, seed=41)
+    target = torch.softmax(_logits(40, 6, seed=42), dim=1)
+    log_probs = F.log_softmax(logits, dim=1)
+    torch.testing.assert_close(
+        L._collision_from_log_probs(log_probs, target.log()).mean(),
+        L.collision_cross_entropy(logits, target))
+    prior = torch.tensor([0.1, 0.2, 0.3, 0.1, 0.2, 0.1], dtype=logits.dtype)
+    for u in (None, prior):
+        log_u = None if u is None else L._log_prior(u)
+        torch.testing.assert_close(
+            L._weak_fairness_from_log_probs(log_probs, log_u),
+            L.weak_fairness(logits, u))

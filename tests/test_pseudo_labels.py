@@ -485,3 +485,35 @@ def test_property_solver_output(problem):
     f_end = float(pseudo_label_objective(y.double(), probs.double(), loss, lam))
     if math.isfinite(f_start):
         assert f_end <= f_start + 1e-5 * abs(f_start) + 1e-6
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 3.0])
+@pytest.mark.parametrize("sync_free", [False, True])
+def test_closed_form_first_step_is_one_em_step(lam, sync_free):
+    # From the uniform start (y=None) the first EM step is taken in closed
+    # form; it must be the step the loop takes from an explicit uniform start,
+    # and the over-relaxation must go on from the same state.
+    probs = _probs(200, 7, seed=31)
+    u = _uniform(7)
+    start = torch.full_like(probs, 1 / 7)
+    for max_iter in (1, 12):
+        y_closed, n_closed = pl._em(probs, None, "collision", lam, u, max_iter,
+                                    0.0, sync_free=sync_free)
+        y_loop, n_loop = pl._em(probs, start.clone(), "collision", lam, u,
+                                max_iter, 0.0, sync_free=sync_free)
+        assert n_closed == n_loop == max_iter
+        torch.testing.assert_close(y_closed, y_loop, rtol=1e-9, atol=1e-12)
+    # no iteration asked for: the uniform start itself
+    y0, n0 = pl._em(probs, None, "collision", lam, u, 0, 1e-4)
+    assert n0 == 0 and torch.equal(y0, start)
+
+
+def test_result_is_an_ordinary_tensor():
+    # The solver runs in inference mode; what it returns must not be an
+    # inference tensor (users modify labels in place or track gradients).
+    probs = _probs(50, 4, seed=32)
+    for method in ("em", "pgd"):
+        y, _ = solve_pseudo_labels(probs, method=method)
+        assert not y.is_inference()
+        y.mul_(1.0)
+        assert y.clone().requires_grad_(True).requires_grad
