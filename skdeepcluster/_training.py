@@ -123,11 +123,11 @@ def batches(n_samples, batch_size, generator):
 
 
 #: Certified relative gap of each mini-batch y-step. Against 1e-4 (the
-#: default of ``solve_pseudo_labels``) it takes 42% fewer EM iterations on
-#: batches recorded from MNIST training (7.2 against 12.4), while the
-#: pseudo-labels stay within 0.2% of the exact optimum's mass per row (mean
-#: L1 distance 1.8e-3) and keep its argmax on 99.98% of rows
-#: (``docs/what_matters.rst``).
+#: default of ``solve_pseudo_labels``) it takes 46% fewer EM iterations on
+#: y-problems recorded from MNIST training (7.0 against 12.8 on average),
+#: while the pseudo-labels stay within 0.15% of the exact optimum's mass per
+#: row (mean L1 distance 1.5e-3) and keep its argmax on 99.97% of rows
+#: (``benchmarks/dev/ystep_tolerance_experiment.py``).
 YSTEP_TOL = 1e-3
 
 
