@@ -172,7 +172,7 @@ def child(path, n_samples):
         (_training.InputScaler, "fit", "input scaler"),
         (_estimator, "nearest_neighbors", "neighbour search"),
         (_base, "train", "epoch loop"),
-        (_estimator, "predict_logits", "inference for the objective"),
+        (_estimator, "predict_labels_and_sample", "final inference"),
         (_training.SelfLabeling, "objective_value", "objective (y-step on all points)"),
         (DeepEntropyClustering, "predict", "final predict (labels_)"),
     ]

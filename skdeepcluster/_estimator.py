@@ -6,7 +6,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import ClusterMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -17,7 +16,7 @@ from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
 from ._neighbors import nearest_neighbors
 from ._networks import resolve_image_shape
-from ._training import SelfLabeling, predict_logits
+from ._training import SelfLabeling, predict_labels_and_sample, predict_logits
 
 #: Neighbours listed for the adversarial radius when ``n_neighbors=0``.
 _RADIUS_NEIGHBORS = 10
@@ -314,8 +313,10 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                     module=self.module_ if warm else None,
                     scaler=self._scaler if warm else None,
                 )
-                logits = predict_logits(run["module"], X, run["scaler"], device)
-                if not torch.isfinite(logits).all():
+                every = -(-X.shape[0] // SelfLabeling.objective_rows)
+                labels, sample, finite = predict_labels_and_sample(
+                    run["module"], X, run["scaler"], device, every)
+                if not finite:
                     raise FloatingPointError(
                         "The network's outputs on X are not finite after "
                         f"{run['n_iter']} epochs. Try a lower learning_rate or a "
@@ -330,9 +331,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                               RuntimeWarning, stacklevel=2)
                 last_error = exc
                 continue
-            run["objective_value"] = run.pop("objective").objective_value(logits)
-            run["labels"] = logits.argmax(1).numpy()  # predict's inference
-            del logits  # the next restart's inference should not hold two
+            run["objective_value"] = run.pop("objective").objective_value(sample)
+            run["labels"] = labels  # predict's inference
             if best is None or run["objective_value"] < best["objective_value"]:
                 best = run
             if run["interrupted"]:

@@ -315,3 +315,47 @@ def test_neighbour_lists_stay_within_shuffled_blocks():
                               torch.Generator().manual_seed(0), block_size=300)
     assert found.shape == (1000, 4) and found.dtype == np.int32
     assert (found != np.arange(1000)[:, None]).all()  # never the point itself
+
+
+def test_final_pass_samples_rows_for_the_objective(blobs, monkeypatch):
+    # With more rows than SelfLabeling.objective_rows, fit makes one pass that
+    # keeps every row's label and the logits of evenly spaced rows only; the
+    # labels are predict's, the objective sees those rows' logits.
+    from skdeepcluster import _training
+
+    X, _ = blobs
+    cpu = torch.device("cpu")
+    model = small(max_iter=2).fit(X)
+    logits = _training.predict_logits(model.module_, X, model._scaler, cpu)
+    labels, sample, finite = _training.predict_labels_and_sample(
+        model.module_, X, model._scaler, cpu, 7, batch_size=64)
+    assert finite
+    np.testing.assert_array_equal(labels, model.predict(X))
+    torch.testing.assert_close(sample, logits[::7])
+
+    seen = []
+    original = _training.SelfLabeling.objective_value
+
+    def record(self, sample_logits):
+        seen.append(sample_logits.clone())
+        return original(self, sample_logits)
+
+    monkeypatch.setattr(_training.SelfLabeling, "objective_rows", 50)
+    monkeypatch.setattr(_training.SelfLabeling, "objective_value", record)
+    refit = small(max_iter=2, n_init=1).fit(X)  # 300 rows: every 6th, 50 rows
+    np.testing.assert_array_equal(refit.labels_, refit.predict(X))
+    full = _training.predict_logits(refit.module_, X, refit._scaler, cpu)
+    torch.testing.assert_close(seen[-1], full[::6])
+    assert np.isfinite(refit.objective_)
+
+
+def test_final_pass_reports_non_finite_logits(blobs):
+    from skdeepcluster import _training
+
+    X, _ = blobs
+    model = small(max_iter=1).fit(X)
+    with torch.no_grad():
+        _training.head_of(model.module_).bias.fill_(float("inf"))
+    *_, finite = _training.predict_labels_and_sample(
+        model.module_, X, model._scaler, torch.device("cpu"), 1)
+    assert not finite
