@@ -205,7 +205,7 @@ class SelfLabeling:
             self._prior_cache[key] = losses._log_prior(self.prior.to(like))
         return self._prior_cache[key]
 
-    def _pseudo_labels(self, probs):
+    def _pseudo_labels(self, probs, tol=YSTEP_TOL):
         if self.loss == "shannon":
             prior = None if self.prior is None else self.prior.to(probs)
             return sinkhorn_knopp(probs, prior=prior)
@@ -215,7 +215,7 @@ class SelfLabeling:
             self._prior_cache[key] = pl._prior_tensor(self.prior, probs)
         labels, _ = pl._solve(probs, None, self.loss, float(self.fairness_weight),
                               self._prior_cache[key], self.solver, pl.MAX_ITER,
-                              YSTEP_TOL)
+                              tol)
         return labels
 
     def _network_loss(self, logits, log_probs, target):
@@ -328,9 +328,11 @@ class SelfLabeling:
         """The self-labeling objective, minimised over Y, on ``logits``: those
         of every row, or of at most ``objective_rows`` evenly spaced rows (the
         y-step on all rows of a large X would hold several float64 copies of
-        it)."""
+        it). Restarts are ranked by it, so its y-step is solved to the
+        solver's default tolerance (1e-4), not the looser one of the
+        mini-batches."""
         probs = torch.softmax(logits.double(), 1)
-        target = self._pseudo_labels(probs)
+        target = self._pseudo_labels(probs, tol=pl.TOL)
         if self.loss == "shannon":
             return float(losses.cross_entropy(logits.double(), target))
         prior = None if self.prior is None else self.prior.to(probs)

@@ -41,7 +41,8 @@ _ARMIJO_SHRINK = 0.5
 _PGD_GROW = 2.0
 _PGD_MAX_BACKTRACKS = 60
 
-# Defaults of solve_pseudo_labels (also used per mini-batch in training).
+# Defaults of solve_pseudo_labels (training also uses MAX_ITER per mini-batch
+# and TOL for the objective that ranks restarts).
 MAX_ITER = 100
 TOL = 1e-4
 
