@@ -313,9 +313,9 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                     module=self.module_ if warm else None,
                     scaler=self._scaler if warm else None,
                 )
-                every = -(-X.shape[0] // SelfLabeling.objective_rows)
                 labels, sample, finite = predict_labels_and_sample(
-                    run["module"], X, run["scaler"], device, every)
+                    run["module"], X, run["scaler"], device,
+                    SelfLabeling.objective_every(X.shape[0]))
                 if not finite:
                     raise FloatingPointError(
                         "The network's outputs on X are not finite after "

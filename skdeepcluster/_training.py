@@ -218,10 +218,9 @@ class SelfLabeling:
                               tol)
         return labels
 
-    def _network_loss(self, logits, log_probs, target):
+    def _network_loss(self, logits, log_probs, target, log_target):
         if self.loss == "collision":
-            # y-step rows are on the simplex: each has mass
-            return losses._collision_from_log_probs(log_probs, target.log()).mean()
+            return losses._collision_from_log_probs(log_probs, log_target).mean()
         if self.loss == "reverse":
             return losses.reverse_cross_entropy(logits, target)
         return losses.cross_entropy(logits, target)
@@ -271,7 +270,9 @@ class SelfLabeling:
             else:  # the views' product of experts
                 probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
             target = self._pseudo_labels(probs)
-        loss = sum(self._network_loss(z, lp, target)
+            # y-step rows are on the simplex: each has mass
+            log_target = target.log() if self.loss == "collision" else None
+        loss = sum(self._network_loss(z, lp, target, log_target)
                    for z, lp in zip(logits, log_probs)) / len(logits)
         if self.fairness_weight > 0:
             # weak fairness on the network's own batch marginal: the y-step's
@@ -287,8 +288,8 @@ class SelfLabeling:
         with torch.no_grad():
             log_p = log_probs[0].detach()
             p = log_p.exp() if len(views) > 1 else probs
-            stats = {"labels": target.argmax(1), "idx": idx,
-                     "prob_sum": p.sum(0), "entropy_sum": -(p * log_p).sum()}
+            stats = {"labels": target.argmax(1), "idx": idx, "prob_sum": p.sum(0),
+                     "entropy_sum": losses._entropy_from_log_probs(log_p, p).sum()}
         return loss, stats
 
     def end_epoch(self, records):
@@ -323,6 +324,11 @@ class SelfLabeling:
 
     #: The final objective is evaluated on at most this many evenly spaced rows.
     objective_rows = 100_000
+
+    @classmethod
+    def objective_every(cls, n_samples):
+        """The spacing of the rows the final objective is evaluated on."""
+        return -(-n_samples // cls.objective_rows)
 
     def objective_value(self, logits):
         """The self-labeling objective, minimised over Y, on ``logits``: those

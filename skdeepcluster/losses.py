@@ -166,6 +166,13 @@ def _weak_fairness_from_log_probs(log_probs, log_prior=None):
     return (mean * (log_mean - log_prior)).sum()
 
 
+def _entropy_from_log_probs(log_probs, probs=None):
+    """Per-sample entropy ``-Σ_k σ_k ln σ_k`` from ``ln σ`` (and ``σ`` when
+    already at hand)."""
+    probs = log_probs.exp() if probs is None else probs
+    return (probs * -log_probs).sum(dim=1)
+
+
 def _log_prior(u: torch.Tensor) -> torch.Tensor:
     """``ln u`` with zero entries raised to the dtype's tiny."""
     return torch.log(u.clamp_min(_tiny(u.dtype)))
@@ -622,8 +629,7 @@ def entropy(logits: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """
     _check_reduction(reduction)
     _check_logits(logits)
-    log_probs = F.log_softmax(logits, dim=1)
-    values = (log_probs.exp() * -log_probs).sum(dim=1)
+    values = _entropy_from_log_probs(F.log_softmax(logits, dim=1))
     return _reduce(values, reduction)
 
 
@@ -655,7 +661,7 @@ def mutual_information(logits: torch.Tensor) -> torch.Tensor:
     """
     _check_logits(logits)
     log_probs = F.log_softmax(logits, dim=1)
-    conditional = -(log_probs.exp() * log_probs).sum(dim=1).mean()
-    log_mean = torch.logsumexp(log_probs, dim=0) - math.log(logits.shape[0])
+    conditional = _entropy_from_log_probs(log_probs).mean()
+    log_mean = _log_mean(log_probs)
     marginal = -(log_mean.exp() * log_mean).sum()
     return marginal - conditional

@@ -204,27 +204,30 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     ``y=None`` is the uniform start, from which the first (plain) step is
     taken in closed form; it counts as an iteration.
     """
-    check_every = _check_every(sigma, sync_free)
-    loop = _em_collision_host if check_every == 1 else _em_collision_sync_free
     first = 0
-    if y is None:
+    if y is None and max_iter > 0:
+        # From the uniform start, the first (plain) EM step has a closed
+        # form: g_ik = Kσ_ik / Σ_c σ_ic + λK u_k, so y_i ∝ σ_i / Σ_c σ_ic + λu.
+        y = sigma / sigma.sum(dim=1, keepdim=True).clamp_min(
+            torch.finfo(sigma.dtype).tiny)
+        if lam > 0:
+            y = y.add_(lam * u)
+        y = y.div_(y.sum(dim=1, keepdim=True))
+        first = 1
+    elif y is None:
         y = _uniform_start(sigma)
-        if max_iter > 0:
-            # From the uniform start, the first (plain) EM step has a closed
-            # form: g_ik = Kσ_ik / Σ_c σ_ic + λK u_k, so y_i ∝ σ_i / Σ_c σ_ic + λu.
-            y = sigma / sigma.sum(dim=1, keepdim=True).clamp_min(
-                torch.finfo(sigma.dtype).tiny)
-            if lam > 0:
-                y = y.add_(lam * u)
-            y = y.div_(y.sum(dim=1, keepdim=True))
-            first = 1
     floor = _collision_floor(y, lam, accelerate)
-    if first and floor is not None:
-        y = y.clamp_min_(floor) if isinstance(floor, float) else torch.maximum(y, floor)
-    if first and callback is not None:
-        callback(0, y)
-    return loop(sigma, y, lam, u, max_iter, tol, floor=floor, first=first,
-                accelerate=accelerate, callback=callback, check_every=check_every)
+    if first:
+        y = _apply_floor(y, floor)
+        if callback is not None:
+            callback(0, y)
+    check_every = _check_every(sigma, sync_free)
+    options = {"floor": floor, "first": first, "accelerate": accelerate,
+               "callback": callback}
+    if check_every == 1:
+        return _em_collision_host(sigma, y, lam, u, max_iter, tol, **options)
+    return _em_collision_sync_free(sigma, y, lam, u, max_iter, tol,
+                                   check_every=check_every, **options)
 
 
 def _uniform_start(sigma):
@@ -298,12 +301,17 @@ def _relaxed_step(y, g, g_max, eta, floor):
         candidate = y * g
     else:
         candidate = y * g.div_(g_max).log_().mul_(eta).exp_()
-    candidate = candidate.div_(candidate.sum(dim=1, keepdim=True))
+    return _apply_floor(candidate.div_(candidate.sum(dim=1, keepdim=True)), floor)
+
+
+def _apply_floor(y, floor):
+    """Raise entries of ``y`` to ``floor`` (a float, in place; a tensor, 0
+    where an entry must stay 0; None: no floor)."""
     if isinstance(floor, float):
-        return candidate.clamp_min_(floor)
+        return y.clamp_min_(floor)
     if floor is not None:
-        return torch.maximum(candidate, floor)
-    return candidate
+        return torch.maximum(y, floor)
+    return y
 
 
 def _flush_subnormals(y, it, floor, tiny, *, host):
@@ -316,7 +324,7 @@ def _flush_subnormals(y, it, floor, tiny, *, host):
 
 
 def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
-                       accelerate, callback, check_every):
+                       accelerate, callback):
     """The CPU loop: every test is a Python ``if`` on a host float.
 
     The data here are small (a mini-batch: a few hundred rows, about ten
