@@ -36,14 +36,17 @@ class _Projection:
         block = self.transform(torch.from_numpy(rows)) - self.mean
         return block if self.basis is None else block @ self.basis
 
-    def embed(self, X, index, chunk=4096):
-        """The projection of rows ``index`` of X, read ``chunk`` rows at a time."""
-        width = self.mean.shape[0] if self.basis is None else self.basis.shape[1]
-        out = torch.empty((len(index), width), dtype=torch.float32)
+    @property
+    def width(self):
+        return self.mean.shape[0] if self.basis is None else self.basis.shape[1]
+
+    def embed(self, X, index, out, sq, chunk=4096):
+        """Write the projection of rows ``index`` of X into ``out`` and its
+        squared row norms into ``sq``, reading ``chunk`` rows at a time."""
         for start in range(0, len(index), chunk):
-            out[start : start + chunk] = self(
-                host_rows(X, index[start : start + chunk]))
-        return out
+            z = self(host_rows(X, index[start : start + chunk]))
+            out[start : start + chunk] = z
+            sq[start : start + chunk] = (z * z).sum(1)
 
 
 def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000,
@@ -72,22 +75,26 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, block_size=20_000
     n_blocks = max(1, -(-n_samples // block_size))
     if n_blocks == 1:
         blocks = [np.arange(n_samples)]
-    else:
+    else:  # views of one permutation, each sorted when its turn comes
         order = torch.randperm(n_samples, generator=generator).numpy()
-        blocks = [np.sort(b) for b in np.array_split(order, n_blocks)]
+        blocks = np.array_split(order, n_blocks)
     k = max(1, min(n_neighbors, min(len(b) for b in blocks) - 1))
     index_dtype = np.int32 if n_samples < 2**31 else np.int64
     result = np.empty((n_samples, k), dtype=index_dtype)
-    # Distances and the top-k go into buffers reused across queries: fresh
-    # tens-of-MB tensors per query would be cached by the C allocator and
-    # add to the resident memory for the rest of the fit.
+    # The embedded block, the distances and the top-k go into buffers reused
+    # across blocks and queries: fresh multi-MB tensors each time would be
+    # kept by the C allocator and add to the resident memory for the rest of
+    # the fit.
     width = max(len(b) for b in blocks)
+    embedded = torch.empty((width, project.width), dtype=torch.float32)
+    norms = torch.empty(width, dtype=torch.float32)
     dist = torch.empty(query_size * width, dtype=torch.float32)
     top_values = torch.empty((query_size, k), dtype=torch.float32)
     top_indices = torch.empty((query_size, k), dtype=torch.int64)
     for members in blocks:
-        Zb = project.embed(X, members)
-        sq = (Zb * Zb).sum(1)
+        members = np.sort(members)
+        Zb, sq = embedded[: len(members)], norms[: len(members)]
+        project.embed(X, members, Zb, sq)
         for start in range(0, len(members), query_size):
             q = Zb[start : start + query_size]
             m = q.shape[0]

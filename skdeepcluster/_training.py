@@ -128,22 +128,39 @@ def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096)
     Returns the argmax label of every row (the labels ``predict`` gives), the
     logits of rows ``0, every, 2·every, ...`` and whether every logit was
     finite. It holds n labels and n / every logits instead of all n × K
-    logits (400 MB for a million rows and 100 clusters).
+    logits (400 MB for a million rows and 100 clusters). Both are written
+    into arrays allocated once: a small tensor kept from each batch would
+    be carved out of the memory the batch's activations just freed, and the
+    next batch would need fresh memory (up to 480 MiB more resident memory
+    over a million rows, measured by ``benchmarks/bench_memmap.py``).
     """
-    labels = np.empty(X.shape[0], dtype=np.int64)
-    kept, finite = [], True
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples, dtype=np.int64)
+    out_labels = torch.from_numpy(labels)
+    sample, finite = None, True
     for start, part in _eval_logits(module, X, scaler, device, batch_size):
+        stop = start + part.shape[0]
+        if sample is None:
+            sample = torch.empty((-(-n_samples // every), part.shape[1]),
+                                 dtype=torch.float32)
         finite = finite and bool(torch.isfinite(part).all())
-        labels[start : start + part.shape[0]] = part.argmax(1).numpy()
-        kept.append(part[(-start) % every :: every].clone())
-    return labels, torch.cat(kept), finite
+        torch.argmax(part, 1, out=out_labels[start:stop])
+        first = start + (-start) % every  # the first kept row of this batch
+        rows = part[first - start :: every]
+        sample[first // every : first // every + rows.shape[0]] = rows
+    return labels, sample, finite
 
 
 def batches(n_samples, batch_size, generator):
-    """Shuffled index batches of near-equal size (none of size 1 unless n is 1)."""
+    """Shuffled index batches of near-equal size (none of size 1 unless n is 1).
+
+    The permutation is drawn now; each batch is a sorted copy of a slice of
+    it, made when the loop reaches it (not all at once: 8 MB per epoch for
+    a million rows).
+    """
     order = torch.randperm(n_samples, generator=generator).numpy()
     n_batches = max(1, n_samples // batch_size)
-    return [np.sort(b) for b in np.array_split(order, n_batches)]
+    return (np.sort(b) for b in np.array_split(order, n_batches))
 
 
 #: Certified relative gap of each mini-batch y-step (both losses; measured
@@ -187,8 +204,10 @@ class SelfLabeling:
         self.adversarial_radius = adversarial_radius
         self.augmenter, self.generator = augmenter, generator
         self.head = head_of(module)
-        n_samples = X.shape[0]
-        self.last_labels = np.full(n_samples, -1, dtype=np.int64)
+        # each point's latest pseudo-label (-1: none yet), on the device
+        self.last_labels = torch.full((X.shape[0],), -1, dtype=torch.int64,
+                                      device=device)
+        self._sums = None  # the epoch's running statistics
         self._prior_cache = {}  # u and ln u as tensors, per (dtype, device)
 
     def _view(self, x):
@@ -292,8 +311,29 @@ class SelfLabeling:
                      "entropy_sum": losses._entropy_from_log_probs(log_p, p).sum()}
         return loss, stats
 
-    def end_epoch(self, records):
-        """Summarise an epoch from what the batches saw, at no extra forward pass.
+    def tally(self, record):
+        """Add one batch's statistics to the epoch's running totals.
+
+        Nothing is kept per batch: a million rows make thousands of batches,
+        and small tensors kept from each would be carved out of the memory
+        the batches' activations free, so that each batch needs fresh memory.
+        The totals stay on the device (no synchronisation per batch).
+        """
+        idx = torch.from_numpy(record["idx"]).to(self.last_labels.device)
+        labels = record["labels"]
+        moved = (self.last_labels[idx] != labels).sum()
+        self.last_labels[idx] = labels
+        if self._sums is None:
+            self._sums = {"changed": moved, "prob_sum": record["prob_sum"],
+                          "entropy_sum": record["entropy_sum"]}
+            return
+        for key, value in (("changed", moved), ("prob_sum", record["prob_sum"]),
+                           ("entropy_sum", record["entropy_sum"])):
+            self._sums[key] = self._sums[key] + value
+
+    def end_epoch(self):
+        """Summarise the epoch from what the batches saw, at no extra forward
+        pass, and start the next one's totals.
 
         ``score`` is the mutual-information estimate of the training-mode
         predictions, ``cluster_sizes`` counts the pseudo-labels' argmax, and
@@ -301,15 +341,13 @@ class SelfLabeling:
         ``balance`` is :func:`~skdeepcluster.metrics.cluster_balance` of those
         sizes (1 when all clusters are equal).
         """
-        changed = 0
+        sums, self._sums = self._sums, None
         n = len(self.last_labels)
-        for rec in records:
-            labels = rec["labels"].cpu().numpy()
-            changed += int((self.last_labels[rec["idx"]] != labels).sum())
-            self.last_labels[rec["idx"]] = labels
-        mean_prob = (sum(r["prob_sum"] for r in records) / n).clamp_min(1e-30)
-        mean_entropy = float(sum(r["entropy_sum"] for r in records)) / n
-        sizes = np.bincount(self.last_labels, minlength=mean_prob.numel())
+        changed = int(sums["changed"])
+        mean_prob = (sums["prob_sum"] / n).clamp_min(1e-30)
+        mean_entropy = float(sums["entropy_sum"]) / n
+        sizes = torch.bincount(self.last_labels,
+                               minlength=mean_prob.numel()).cpu().numpy()
         return {
             "score": float(-(mean_prob * mean_prob.log()).sum()) - mean_entropy,
             "change": changed / n,
@@ -319,8 +357,9 @@ class SelfLabeling:
 
     def release(self):
         """Drop what only training needs (the neighbour lists: 40 MB for a
-        million rows), before the final inference over X."""
-        self.neighbors = self.last_labels = None
+        million rows, the latest pseudo-labels), before the final inference
+        over X."""
+        self.neighbors = self.last_labels = self._sums = None
 
     #: The final objective is evaluated on at most this many evenly spaced rows.
     objective_rows = 100_000
@@ -367,14 +406,13 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
         for epoch in range(1, config.max_iter + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)
-            records = []
             for idx in batches(n_samples, config.batch_size, generator):
                 loss, record = objective(idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * len(idx)
-                records.append(record)
+                objective.tally(record)
             epoch_loss = float(total) / n_samples
             if not np.isfinite(epoch_loss):
                 raise FloatingPointError(
@@ -383,7 +421,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
                     "extreme values."
                 )
             summary = {"epoch": epoch, "loss": epoch_loss,
-                       **objective.end_epoch(records),
+                       **objective.end_epoch(),
                        "time": time.perf_counter() - start}
             history.append(summary)
             progress.update(summary)
@@ -463,6 +501,7 @@ class Supervised:
         self.soft = targets.ndim == 2
         self.head = head_of(module)
         self.best_loss = np.inf
+        self._sums = None  # the epoch's running statistics
 
     def _batch_loss(self, logits, target):
         if self.loss == "collision":
@@ -494,17 +533,27 @@ class Supervised:
     def release(self):
         """Nothing to drop: the targets belong to the caller."""
 
-    def end_epoch(self, records):
-        """Summarise an epoch from what the batches saw, at no extra pass.
+    def tally(self, record):
+        """Add one batch's statistics to the epoch's running totals (see
+        :meth:`SelfLabeling.tally`)."""
+        if self._sums is None:
+            self._sums = dict(record)
+            return
+        for key, value in record.items():
+            self._sums[key] = self._sums[key] + value
+
+    def end_epoch(self):
+        """Summarise the epoch from what the batches saw, at no extra pass,
+        and start the next one's totals.
 
         ``accuracy`` scores the training-mode predictions against the targets
         (their argmax for soft labels); ``change`` is the absolute improvement
         of the epoch's training loss over the best epoch so far (the
         early-stopping criterion of ``MLPClassifier``).
         """
-        n = max(sum(r["n"] for r in records), 1)
-        epoch_loss = float(sum(r["loss"] for r in records)) / n
+        sums, self._sums = self._sums, None
+        n = max(sums["n"], 1)
+        epoch_loss = float(sums["loss"]) / n
         change = self.best_loss - epoch_loss
         self.best_loss = min(self.best_loss, epoch_loss)
-        return {"accuracy": float(sum(r["correct"] for r in records)) / n,
-                "change": change}
+        return {"accuracy": float(sums["correct"]) / n, "change": change}

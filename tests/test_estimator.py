@@ -286,6 +286,37 @@ def test_history_balance_is_the_metric_of_the_cluster_sizes(blobs):
         assert sizes.sum() == len(blobs[0])
 
 
+def test_epoch_summary_is_that_of_every_batch_of_the_epoch(blobs):
+    """The running totals give what the batches' own statistics give: the
+    share of points whose pseudo-label moved, the sizes of the latest
+    pseudo-labels and the mutual-information score."""
+    from skdeepcluster import _training
+
+    X = blobs[0].astype(np.float32)
+    objective = _objective(X, 0.0)
+    generator = torch.Generator().manual_seed(1)
+    n = len(X)
+    previous = np.full(n, -1)
+    for _ in range(2):
+        labels, prob_sum, entropy_sum = np.full(n, -1), 0.0, 0.0
+        for idx in _training.batches(n, 64, generator):
+            with torch.no_grad():
+                _, record = objective(idx)
+            labels[record["idx"]] = record["labels"].numpy()
+            prob_sum = prob_sum + record["prob_sum"].double()
+            entropy_sum += float(record["entropy_sum"])
+            objective.tally(record)
+        summary = objective.end_epoch()
+        assert (labels >= 0).all()  # every point was in a batch
+        assert summary["change"] == np.mean(labels != previous)
+        assert summary["cluster_sizes"] == np.bincount(labels, minlength=4).tolist()
+        mean_prob = prob_sum / n
+        score = float(-(mean_prob * mean_prob.log()).sum()) - entropy_sum / n
+        # a difference of two entropies near ln 4, summed in float32
+        assert summary["score"] == pytest.approx(score, abs=1e-5)
+        previous = labels
+
+
 @pytest.mark.parametrize("query_size", [7, 256])
 def test_neighbour_lists_are_exact_within_a_block(query_size):
     """Up to block_size rows the lists are the exact k nearest other rows."""

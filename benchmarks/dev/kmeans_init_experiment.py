@@ -29,7 +29,9 @@ class KMInit(SelfLabeling):
         super().__init__(*a, **k)
         n = self.X.shape[0]
         proj = _Projection(self.X, self.scaler, 50, self.generator)
-        Z = proj.embed(self.X, np.arange(n)).numpy()
+        Z = torch.empty((n, proj.width))
+        proj.embed(self.X, np.arange(n), Z, torch.empty(n))
+        Z = Z.numpy()
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
         km = KMeans(10, n_init=10, random_state=seed).fit_predict(Z)
         self.km = torch.as_tensor(km)
