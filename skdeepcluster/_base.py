@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._networks import build_network
+from ._optim import Adam
 from ._training import InputScaler, LoopConfig, predict_logits, train
 
 #: Version of the pickled state; bump when a release changes its layout.
@@ -159,7 +160,7 @@ class BaseDeepEstimator(BaseEstimator):
         with private_torch_rng(seed, device):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
-            optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
+            optimizer = Adam(module.parameters(), lr=self.learning_rate)
             objective = self._make_objective(X, module, scaler, device, generator,
                                              **fit_data)
             config = LoopConfig(self.max_iter, self._batch_size, self.tol,
