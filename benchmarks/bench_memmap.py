@@ -15,7 +15,8 @@ opened read-only, in a fresh Python process, and records
 * whether ``validate_data`` returns a view of the memmap (no copy);
 * the wall time of the fit.
 
-Target: peak RSS below the size of X + 500 MB. Results go to
+Target: peak RSS below the size of X + 500 MB (500·10⁶ bytes, the stricter
+reading: 721 MiB in all). Results go to
 ``benchmarks/results/memmap.json`` and ``memmap.md``.
 
 Usage::
@@ -249,7 +250,8 @@ def report(result, out):
     out.mkdir(parents=True, exist_ok=True)
     (out / "memmap.json").write_text(json.dumps(result, indent=2) + "\n")
     r = result
-    limit = r["x_mb"] + TARGET_EXTRA_MB
+    # "X + 500 MB" read strictly: 500·10⁶ bytes (477 MiB), not 500 MiB
+    limit = r["x_mb"] + TARGET_EXTRA_MB * 1e6 / MB
     growth = r["peak_rss_mb"] - r["rss_before_fit_mb"]
     before_file = r["phase_peaks_mb"].get("setup", {}).get("file_mb", float("nan"))
     worst = max(r["phase_peaks_mb"].items(), key=lambda item: item[1]["growth_mb"])
@@ -277,7 +279,7 @@ def report(result, out):
 {r['rss_before_fit_mb']:.0f} MiB |
 | peak RSS (`ru_maxrss`) | {r['peak_rss_mb']:.0f} MiB |
 | peak RSS - RSS before fit | {growth:.0f} MiB |
-| target: X + {TARGET_EXTRA_MB} MiB | {limit:.0f} MiB |
+| target: X + {TARGET_EXTRA_MB} MB (10⁶ bytes) | {limit:.0f} MiB |
 | peak RSS within target | {'yes' if r['peak_rss_mb'] <= limit else 'no'} |
 | growth during fit within target | {'yes' if growth <= limit else 'no'} |
 | `validate_data` returns a view of the memmap | \
