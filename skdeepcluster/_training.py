@@ -146,8 +146,8 @@ def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096)
         finite = finite and bool(torch.isfinite(part).all())
         torch.argmax(part, 1, out=out_labels[start:stop])
         first = start + (-start) % every  # the first kept row of this batch
-        rows = part[first - start :: every]
-        sample[first // every : first // every + rows.shape[0]] = rows
+        rows, at = part[first - start :: every], first // every
+        sample[at : at + rows.shape[0]] = rows
     return labels, sample, finite
 
 
@@ -161,6 +161,13 @@ def batches(n_samples, batch_size, generator):
     order = torch.randperm(n_samples, generator=generator).numpy()
     n_batches = max(1, n_samples // batch_size)
     return (np.sort(b) for b in np.array_split(order, n_batches))
+
+
+def _add_up(sums, values):
+    """Running totals: ``values`` added key by key to ``sums`` (None: none yet)."""
+    if sums is None:
+        return dict(values)
+    return {key: sums[key] + value for key, value in values.items()}
 
 
 #: Certified relative gap of each mini-batch y-step (both losses; measured
@@ -323,13 +330,9 @@ class SelfLabeling:
         labels = record["labels"]
         moved = (self.last_labels[idx] != labels).sum()
         self.last_labels[idx] = labels
-        if self._sums is None:
-            self._sums = {"changed": moved, "prob_sum": record["prob_sum"],
-                          "entropy_sum": record["entropy_sum"]}
-            return
-        for key, value in (("changed", moved), ("prob_sum", record["prob_sum"]),
-                           ("entropy_sum", record["entropy_sum"])):
-            self._sums[key] = self._sums[key] + value
+        self._sums = _add_up(self._sums, {"changed": moved,
+                                          "prob_sum": record["prob_sum"],
+                                          "entropy_sum": record["entropy_sum"]})
 
     def end_epoch(self):
         """Summarise the epoch from what the batches saw, at no extra forward
@@ -536,11 +539,7 @@ class Supervised:
     def tally(self, record):
         """Add one batch's statistics to the epoch's running totals (see
         :meth:`SelfLabeling.tally`)."""
-        if self._sums is None:
-            self._sums = dict(record)
-            return
-        for key, value in record.items():
-            self._sums[key] = self._sums[key] + value
+        self._sums = _add_up(self._sums, record)
 
     def end_epoch(self):
         """Summarise the epoch from what the batches saw, at no extra pass,
