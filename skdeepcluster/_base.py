@@ -80,6 +80,19 @@ def private_torch_rng(seed, device):
         yield
 
 
+def _get_torch_rng(device):
+    """The state of torch's default generators that ``device`` draws from."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_torch_rng(device, rng):
+    cpu, cuda = rng
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
+
+
 def _check_float32_range(X):
     """Refuse values the float32 network would turn into inf (X already validated).
 
@@ -155,22 +168,44 @@ class BaseDeepEstimator(BaseEstimator):
         Keyword arguments in ``fit_data`` (e.g. ``targets=...``) are handed to
         ``_make_objective`` unchanged.
         """
+        run = self._start_run(X, seed, device, module, scaler, **fit_data)
+        return self._advance_run(run)
+
+    def _start_run(self, X, seed, device, module=None, scaler=None, **fit_data):
+        """A run ready to train: network, optimizer, batch objective and the
+        run's own random state (see :meth:`_advance_run`)."""
         generator = torch.Generator().manual_seed(seed)
-        history = []
         with private_torch_rng(seed, device):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
             optimizer = Adam(module.parameters(), lr=self.learning_rate)
             objective = self._make_objective(X, module, scaler, device, generator,
                                              **fit_data)
-            config = LoopConfig(self.max_iter, self._batch_size, self.tol,
-                                self.n_iter_no_change, self.verbose)
-            n_iter, interrupted = train(module, optimizer, objective, config,
-                                        generator, history,
-                                        desc=type(self).__name__)
-            objective.release()
-        return {"module": module, "scaler": scaler, "history": history,
-                "n_iter": n_iter, "interrupted": interrupted, "objective": objective}
+            torch_rng = _get_torch_rng(device)
+        return {"module": module, "scaler": scaler, "history": [], "n_iter": 0,
+                "interrupted": False, "objective": objective,
+                "optimizer": optimizer, "generator": generator,
+                "torch_rng": torch_rng, "loop": {}, "device": device}
+
+    def _advance_run(self, run, pause_after=None):
+        """Train ``run`` until the epoch loop ends, or pauses after epoch
+        ``pause_after``; a run paused and advanced again trains exactly as one
+        that never paused (same batches, same torch random draws, same
+        early-stopping counters). Once the loop has ended the batch objective
+        drops what only training needs."""
+        config = LoopConfig(self.max_iter, self._batch_size, self.tol,
+                            self.n_iter_no_change, self.verbose)
+        with private_torch_rng(0, run["device"]):
+            _set_torch_rng(run["device"], run["torch_rng"])
+            run["n_iter"], run["interrupted"] = train(
+                run["module"], run["optimizer"], run["objective"], config,
+                run["generator"], run["history"], desc=type(self).__name__,
+                state=run["loop"], pause_after=pause_after)
+            run["torch_rng"] = _get_torch_rng(run["device"])
+        if run["loop"]["done"]:
+            run["objective"].release()
+            run.pop("optimizer")
+        return run
 
     def _logits(self, X) -> torch.Tensor:
         """Eval-mode logits for validated X (float32, on the CPU)."""

@@ -97,6 +97,16 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self-labeling objective is kept (on digits and MNIST the runs with the
         lower objective are the more accurate ones). "auto" runs 8 restarts up
         to 20,000 samples, 4 up to 100,000 and 1 beyond, where one fit is long.
+    screen_epochs : int or None, default=None
+        With several restarts, train each for only this many epochs, keep the
+        one with the lowest objective then and train it alone to the end: the
+        restarts cost about ``n_init * screen_epochs + max_iter`` epochs
+        instead of ``n_init * max_iter``. The kept network is exactly the one
+        that restart would have given without the pause. It pays where the
+        early objective already ranks the restarts: on MNIST (``augment=
+        "affine"``) the training loss after 15 epochs separated the good
+        restarts from the bad ones; on digits the objective after 10 epochs
+        did not predict the final accuracy. None trains every restart fully.
     tol : float, default=1e-3
         Training stops when the fraction of points whose pseudo-label changes in
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
@@ -175,6 +185,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         "adversarial_radius": [Interval(Real, 0, None, closed="neither")],
         "pseudo_label_solver": [StrOptions({"em", "pgd"})],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "screen_epochs": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -197,6 +208,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         weight_decay=1e-3,
         pseudo_label_solver="em",
         n_init="auto",
+        screen_epochs=None,
         tol=1e-3,
         n_iter_no_change=5,
         device="auto",
@@ -221,6 +233,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.weight_decay = weight_decay
         self.pseudo_label_solver = pseudo_label_solver
         self.n_init = n_init
+        self.screen_epochs = screen_epochs
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.device = device
@@ -304,24 +317,16 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self._check_params_vs_input(X)
         device = resolve_device(self.device)
         n_init = 1 if warm else self._n_init
+        screen = (self.screen_epochs if n_init > 1 and self.screen_epochs is not None
+                  and self.screen_epochs < self.max_iter else None)
         saved = self._warm_snapshot(X, device) if warm else None
-        best, last_error = None, None
+        best, last_error, interrupted = None, None, False
         for seed in draw_seeds(self.random_state, n_init):
             try:
-                run = self._train_once(
-                    X, seed, device,
-                    module=self.module_ if warm else None,
-                    scaler=self._scaler if warm else None,
-                )
-                labels, sample, finite = predict_labels_and_sample(
-                    run["module"], X, run["scaler"], device,
-                    SelfLabeling.objective_every(X.shape[0]))
-                if not finite:
-                    raise FloatingPointError(
-                        "The network's outputs on X are not finite after "
-                        f"{run['n_iter']} epochs. Try a lower learning_rate or a "
-                        "larger weight_decay."
-                    )
+                run = self._start_run(X, seed, device,
+                                      module=self.module_ if warm else None,
+                                      scaler=self._scaler if warm else None)
+                self._evaluate(X, self._advance_run(run, pause_after=screen))
             except FloatingPointError as exc:
                 if warm:  # the model fitted before stays usable
                     self.module_.load_state_dict(saved)
@@ -331,16 +336,17 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                               RuntimeWarning, stacklevel=2)
                 last_error = exc
                 continue
-            run["objective_value"] = run.pop("objective").objective_value(sample)
-            run["labels"] = labels  # predict's inference
             if best is None or run["objective_value"] < best["objective_value"]:
-                best = run
+                best = run  # a screened run that loses is dropped here
             if run["interrupted"]:
+                interrupted = True
                 break
         if best is None:
             raise FloatingPointError(
                 f"All {n_init} restarts diverged; the last: {last_error}"
             ) from last_error
+        if not best["loop"]["done"] and not interrupted:
+            self._evaluate(X, self._advance_run(best))  # the screening's winner
         self.module_, self._scaler = best["module"], best["scaler"]
         self.history_ = (self.history_ if warm else []) + best["history"]
         self.n_iter_ = best["n_iter"]
@@ -348,6 +354,20 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.labels_ = best["labels"]
         self._warn_if_clusters_empty()
         return self
+
+    def _evaluate(self, X, run):
+        """Label X with ``run``'s network and score its objective (in place)."""
+        labels, sample, finite = predict_labels_and_sample(
+            run["module"], X, run["scaler"], run["device"],
+            SelfLabeling.objective_every(X.shape[0]))
+        if not finite:
+            raise FloatingPointError(
+                "The network's outputs on X are not finite after "
+                f"{run['n_iter']} epochs. Try a lower learning_rate or a "
+                "larger weight_decay."
+            )
+        run["objective_value"] = run["objective"].objective_value(sample)
+        run["labels"] = labels  # predict's inference
 
     def _warm_snapshot(self, X, device):
         """Check the fitted network fits this warm start; return its weights."""

@@ -393,20 +393,30 @@ class SelfLabeling:
 
 
 def train(module, optimizer, objective, config: LoopConfig, generator, history,
-          *, desc="fit"):
+          *, desc="fit", state=None, pause_after=None):
     """Run up to ``config.max_iter`` epochs; return (epochs run, interrupted).
 
     Stops early when the objective's per-epoch ``change`` (or the relative
     loss improvement) stays below ``tol`` for ``n_iter_no_change`` epochs.
     Ctrl-C ends training after a warning; the module keeps its current weights.
     A non-finite loss raises ``FloatingPointError`` naming the epoch.
+
+    ``pause_after`` returns after that epoch; passing the same ``state`` dict
+    to a later call resumes the loop where it paused (its epoch count and
+    early-stopping counters), so a paused and resumed run trains exactly as
+    one that never paused. ``state["done"]`` tells whether the loop ended
+    (early stop or ``max_iter``).
     """
     n_samples = objective.X.shape[0]
-    calm, best, epoch = 0, np.inf, 0
+    state = {} if state is None else state
+    calm, best = state.get("calm", 0), state.get("best", np.inf)
+    epoch = first = state.get("epoch", 0)
+    last = config.max_iter if pause_after is None else min(pause_after, config.max_iter)
+    state["done"] = first >= config.max_iter
     module.train()
-    progress = _Progress(config.max_iter, config.verbose, desc)
+    progress = _Progress(last - first, config.verbose, desc)
     try:
-        for epoch in range(1, config.max_iter + 1):
+        for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)
             for idx in batches(n_samples, config.batch_size, generator):
@@ -431,16 +441,20 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
             change = summary.get("change", (best - epoch_loss) / max(abs(best), 1e-12))
             best = min(best, epoch_loss)
             calm = calm + 1 if change < config.tol else 0
+            state.update(calm=calm, best=best, epoch=epoch)
             if config.n_iter_no_change and calm >= config.n_iter_no_change:
+                state["done"] = True
                 break
     except KeyboardInterrupt:
         warnings.warn(
             f"Training interrupted at epoch {epoch}; the model keeps the weights "
             "it had then.", RuntimeWarning, stacklevel=3,
         )
-        return max(epoch - 1, 0), True
+        state["done"] = True
+        return max(epoch - 1, first), True
     finally:
         progress.close()
+    state["done"] = state["done"] or epoch >= config.max_iter
     return epoch, False
 
 

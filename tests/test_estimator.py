@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skdeepcluster import DeepEntropyClustering
+from skdeepcluster._base import draw_seeds
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,77 @@ def test_n_init_keeps_lowest_objective(blobs):
     one = small(max_iter=3, n_init=1).fit(X)
     three = small(max_iter=3, n_init=3).fit(X)
     assert three.objective_ <= one.objective_ + 1e-12
+
+
+def _full_runs(model, X, seeds):
+    """Each seed's restart trained without a pause, and its objective."""
+    model._validate_X(X, reset=True)
+    model._check_params_vs_input(X)
+    device = torch.device("cpu")
+    runs = []
+    for seed in seeds:
+        run = model._advance_run(model._start_run(X, seed, device))
+        model._evaluate(X, run)
+        runs.append(run)
+    return runs
+
+
+def test_paused_run_trains_as_one_that_never_paused(blobs):
+    X, _ = blobs
+    model = small(max_iter=40, tol=0.065, n_iter_no_change=3, batch_size=64,
+                  augment="noise")
+    (whole,) = _full_runs(model, X, [7])
+    stop = whole["n_iter"]
+    assert 5 < stop < 40  # early stopping fired
+    run = model._start_run(X, 7, torch.device("cpu"))
+    # the last two pauses fall inside the calm streak that stops the loop:
+    # resuming must carry its counters
+    for pause in (2, stop - 2, stop - 1):
+        model._advance_run(run, pause_after=pause)
+        assert run["n_iter"] == pause and not run["loop"]["done"]
+    model._advance_run(run)
+    assert run["loop"]["done"] and run["n_iter"] == stop
+    for a, b in zip(run["module"].parameters(), whole["module"].parameters()):
+        assert torch.equal(a, b)
+    drop = ("time",)
+    assert ([{k: v for k, v in h.items() if k not in drop} for h in run["history"]]
+            == [{k: v for k, v in h.items() if k not in drop} for h in whole["history"]])
+
+
+def test_screening_trains_only_the_early_leader_to_the_end(blobs):
+    X, _ = blobs
+    params = {"max_iter": 12, "n_init": 4, "n_iter_no_change": 0, "random_state": 5}
+    screened = small(screen_epochs=2, **params).fit(X)
+    seeds = draw_seeds(5, 4)
+    # the leader after 2 epochs, found independently
+    early = []
+    for seed in seeds:
+        model = small(max_iter=2, **{k: v for k, v in params.items() if k != "max_iter"})
+        early.append(_full_runs(model, X, [seed])[0]["objective_value"])
+    leader = seeds[int(np.argmin(early))]
+    (full,) = _full_runs(small(**params), X, [leader])
+    assert screened.n_iter_ == 12 and len(screened.history_) == 12
+    assert screened.objective_ == full["objective_value"]
+    np.testing.assert_array_equal(screened.labels_, full["labels"])
+    for a, b in zip(screened.module_.parameters(), full["module"].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
+    X, _ = blobs
+    base = small(max_iter=4, n_init=2).fit(X)
+    late = small(max_iter=4, n_init=2, screen_epochs=4).fit(X)
+    np.testing.assert_array_equal(late.labels_, base.labels_)
+    one = small(max_iter=4, n_init=1).fit(X)
+    one_screened = small(max_iter=4, n_init=1, screen_epochs=1).fit(X)
+    np.testing.assert_array_equal(one_screened.labels_, one.labels_)
+    assert one_screened.n_iter_ == 4
+
+
+def test_screen_epochs_is_validated(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="screen_epochs"):
+        small(screen_epochs=0).fit(X)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
