@@ -2,12 +2,14 @@
 
 For one data set, one benchmark seed and one configuration, trains each of the
 restarts ``DeepEntropyClustering.fit`` would train (the same seeds, the same
-code path) and records every restart's final objective, ACC, NMI and contingency table, appending
-one JSON line to ``benchmarks/results/dev_restart_ranking.jsonl``. This tells
-whether a bad benchmark fit came from the ranking (a better restart existed but
-had a higher objective) or from all restarts landing badly.
+code path) and records every restart's final objective, ACC, NMI, per-epoch
+training loss and contingency table, appending one JSON line to
+``benchmarks/results/dev_restart_ranking.jsonl``. This tells whether a bad
+benchmark fit came from the ranking (a better restart existed but had a
+higher objective) or from all restarts landing badly.
 
-Example: ``python benchmarks/dev/restart_ranking_experiment.py mnist 3 --augment affine``
+Example:
+``python benchmarks/dev/restart_ranking_experiment.py mnist 3 --augment affine``
 
 ``--summary`` pools the recorded restarts of each configuration (each
 restart seed once) and estimates, by resampling, the ACC of keeping the
@@ -72,7 +74,8 @@ def main():
     parser.add_argument("--n-init", type=int, default=None,
                         help="restarts to train (default: what n_init='auto' runs)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="another estimator parameter (a JSON value), e.g. max_iter=100")
+                        help="another estimator parameter (a JSON value), "
+                             "e.g. max_iter=100")
     parser.add_argument("--skip", type=int, default=0,
                         help="leave out the first SKIP of the restart seeds")
     parser.add_argument("--data-home", default=str(ROOT.parent / "shared" / "datasets"))

@@ -65,7 +65,8 @@ def em_snap(sigma, lam, u, max_iter, callback=None, *, snap_at=None,
         if snap_at is None or it == snap_at:
             w = lam_nu / col_sums
             k = y.argmax(1, keepdim=True)
-            at_vertex = torch.addcdiv(w, sigma, sigma.gather(1, k)).amax(1, keepdim=True)
+            at_vertex = torch.addcdiv(w, sigma, sigma.gather(1, k))
+            at_vertex = at_vertex.amax(1, keepdim=True)
             ok = at_vertex <= (1.0 + w[k]) * (1 + 1e-12)
             vertex = torch.full_like(y, snap_floor or floor).scatter_(1, k, 1.0)
             candidate = torch.where(ok, vertex, y)
@@ -89,7 +90,8 @@ def first_iterations(solve, probs, lam, f_star, max_iter=300):
     first = {}
 
     def callback(it, y):
-        gap = (float(pl.pseudo_label_objective(y, probs, "collision", lam)) - f_star) / f_star
+        value = float(pl.pseudo_label_objective(y, probs, "collision", lam))
+        gap = (value - f_star) / f_star
         for eps in GAPS:
             if eps not in first and gap <= eps:
                 first[eps] = it + 1
@@ -118,7 +120,8 @@ def main():
                                             max_iter=20_000)
             f_star = float(pl.pseudo_label_objective(ref, probs, "collision", lam))
             variants = {
-                "em (current)": lambda m, cb=None: bench_ystep._run("em", probs, lam, m, cb),
+                "em (current)":
+                    lambda m, cb=None: bench_ystep._run("em", probs, lam, m, cb),
                 "pgd": lambda m, cb=None: bench_ystep._run("pgd", probs, lam, m, cb),
                 "snap every step, floor eps^2":
                     lambda m, cb=None: em_snap(probs, lam, u, m, cb),
@@ -142,9 +145,9 @@ def main():
             pgd = row["variants"]["pgd"]
             for name, result in row["variants"].items():
                 for key, cell in result.items():
+                    both = cell["seconds"] and pgd[key]["seconds"]
                     cell["speedup_over_pgd"] = (pgd[key]["seconds"] / cell["seconds"]
-                                                if cell["seconds"] and pgd[key]["seconds"]
-                                                else None)
+                                                if both else None)
             rows.append(row)
             print(json.dumps({"N": n, "K": k, "lambda": lam, **{
                 name: [(c["iters"], round(c["speedup_over_pgd"] or 0, 1))
