@@ -319,8 +319,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self._check_params_vs_input(X)
         device = resolve_device(self.device)
         n_init = 1 if warm else self._n_init
-        screen = (self.screen_epochs if n_init > 1 and self.screen_epochs is not None
-                  and self.screen_epochs < self.max_iter else None)
+        screen = self.screen_epochs if n_init > 1 else None  # past max_iter: no pause
         saved = self._warm_snapshot(X, device) if warm else None
         best, last_error, interrupted = None, None, False
         for seed in draw_seeds(self.random_state, n_init):

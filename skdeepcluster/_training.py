@@ -412,7 +412,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
     calm, best = state.get("calm", 0), state.get("best", np.inf)
     epoch = first = state.get("epoch", 0)
     last = config.max_iter if pause_after is None else min(pause_after, config.max_iter)
-    state["done"] = first >= config.max_iter
+    stopped = False  # by the early-stopping rule
     module.train()
     progress = _Progress(last - first, config.verbose, desc)
     try:
@@ -443,7 +443,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
             calm = calm + 1 if change < config.tol else 0
             state.update(calm=calm, best=best, epoch=epoch)
             if config.n_iter_no_change and calm >= config.n_iter_no_change:
-                state["done"] = True
+                stopped = True
                 break
     except KeyboardInterrupt:
         warnings.warn(
@@ -454,7 +454,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
         return max(epoch - 1, first), True
     finally:
         progress.close()
-    state["done"] = state["done"] or epoch >= config.max_iter
+    state["done"] = stopped or epoch >= config.max_iter
     return epoch, False
 
 
