@@ -193,7 +193,7 @@ class BaseDeepEstimator(BaseEstimator):
         that never paused (same batches, same torch random draws, same
         early-stopping counters). Once the loop has ended the batch objective
         drops what only training needs."""
-        config = LoopConfig(self.max_iter, self._batch_size, self.tol,
+        config = LoopConfig(self._max_iter, self._batch_size, self.tol,
                             self.n_iter_no_change, self.verbose)
         with private_torch_rng(0, run["device"]):
             _set_torch_rng(run["device"], run["torch_rng"])

@@ -270,6 +270,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     def _check_params_vs_input(self, X, targets):
         """Resolve data-dependent settings into private attributes."""
         self._batch_size = min(self.batch_size, X.shape[0])
+        self._max_iter = self.max_iter
         self._gamma = self.gamma
         if self._gamma is None:
             self._gamma = _DEFAULT_GAMMA.get(self.loss)

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skdeepcluster import DeepEntropyClustering
 from skdeepcluster._base import draw_seeds
+from skdeepcluster._estimator import _restart_plan
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +197,36 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
     one_screened = small(max_iter=4, n_init=1, screen_epochs=1).fit(X)
     np.testing.assert_array_equal(one_screened.labels_, one.labels_)
     assert one_screened.n_iter_ == 4
+
+
+@pytest.mark.parametrize("n_samples, given, plan", [
+    (20_000, ("auto", "auto", "auto"), (8, None, 50)),
+    (20_001, ("auto", "auto", "auto"), (8, 15, 100)),
+    (100_000, ("auto", "auto", "auto"), (8, 15, 100)),
+    (100_001, ("auto", "auto", "auto"), (1, None, 50)),
+    (70_000, (1, "auto", "auto"), (1, None, 50)),        # a warm start, too
+    (70_000, ("auto", None, "auto"), (8, None, 50)),
+    (70_000, (4, "auto", 30), (4, 15, 30)),
+    (500, (3, 2, "auto"), (3, 2, 100)),
+])
+def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
+    assert _restart_plan(n_samples, *given) == plan
+
+
+def test_auto_max_iter_trains_a_screened_leader_for_100_epochs(blobs):
+    X, _ = blobs
+    params = {"n_init": 2, "n_iter_no_change": 0, "max_iter": "auto"}
+    assert small(**params).fit(X).n_iter_ == 50
+    assert small(screen_epochs=1, **params).fit(X).n_iter_ == 100
+
+
+def test_warm_start_continues_one_run_for_max_iter_epochs(blobs):
+    X, _ = blobs
+    model = small(n_init=2, screen_epochs=1, max_iter="auto", n_iter_no_change=0,
+                  warm_start=True).fit(X)
+    assert model.n_iter_ == 100
+    model.fit(X)  # one run continued, not screened: 50 more epochs
+    assert model.n_iter_ == 50 and len(model.history_) == 150
 
 
 def test_screen_epochs_is_validated(blobs):
