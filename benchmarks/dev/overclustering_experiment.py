@@ -112,7 +112,8 @@ def main():
             seconds = []
             for seed in range(5):
                 start = time.perf_counter()
-                model = DeepEntropyClustering(n_clusters=m * k, random_state=seed).fit(X)
+                model = DeepEntropyClustering(n_clusters=m * k,
+                                              random_state=seed).fit(X)
                 seconds.append(time.perf_counter() - start)
                 sub, P = model.labels_, model.predict_proba(X)
                 merged = {"ward": ward_merge(X, sub, k),
