@@ -325,9 +325,9 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         self.n_iter_ = run["n_iter"]
         self.classes_ = classes
         if (not run["interrupted"] and self.n_iter_no_change
-                and run["n_iter"] == self.max_iter):
+                and run["n_iter"] == self._max_iter):
             warnings.warn(
-                f"{type(self).__name__} ran max_iter={self.max_iter} epochs "
+                f"{type(self).__name__} ran max_iter={self._max_iter} epochs "
                 f"without its training loss settling (tol={self.tol}); increase "
                 "max_iter, or set n_iter_no_change=0 to train for a fixed "
                 "number of epochs.", ConvergenceWarning, stacklevel=3,

@@ -119,6 +119,9 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         20,001 to 100,000   8       15             100       205
         above 100,000       1       None           50        50
         ==================  ======  =============  ========  ============
+
+        Should the screening's leader diverge later, the next screened
+        restart takes its place.
     tol : float, default=1e-3
         Training stops when the fraction of points whose pseudo-label changes in
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
@@ -132,7 +135,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
     verbose : int, default=0
         1 shows per-epoch progress (tqdm when installed).
     warm_start : bool, default=False
-        Continue training the fitted network on the next ``fit``.
+        Continue training the fitted network on the next ``fit``: one run, no
+        restarts, for ``max_iter`` more epochs (50 with ``max_iter="auto"``).
 
     Attributes
     ----------
@@ -330,7 +334,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         device = resolve_device(self.device)
         n_init, screen = self._n_init, self._screen_epochs
         saved = self._warm_snapshot(X, device) if warm else None
-        best, last_error, interrupted = None, None, False
+        runs, last_error = [], None
         for seed in draw_seeds(self.random_state, n_init):
             try:
                 run = self._start_run(X, seed, device,
@@ -346,17 +350,10 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                               RuntimeWarning, stacklevel=2)
                 last_error = exc
                 continue
-            if best is None or run["objective_value"] < best["objective_value"]:
-                best = run  # a screened run that loses is dropped here
+            runs.append(run)
             if run["interrupted"]:
-                interrupted = True
                 break
-        if best is None:
-            raise FloatingPointError(
-                f"All {n_init} restarts diverged; the last: {last_error}"
-            ) from last_error
-        if not best["loop"]["done"] and not interrupted:
-            self._evaluate(X, self._advance_run(best))  # the screening's winner
+        best = self._keep_best(X, runs, last_error)
         self.module_, self._scaler = best["module"], best["scaler"]
         self.history_ = (self.history_ if warm else []) + best["history"]
         self.n_iter_ = best["n_iter"]
@@ -365,8 +362,29 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self._warn_if_clusters_empty()
         return self
 
+    def _keep_best(self, X, runs, last_error):
+        """The run with the lowest objective. A screened leader is first
+        trained to the end; should it diverge, the next screened run takes
+        its place. After Ctrl-C the runs stay as they are."""
+        interrupted = bool(runs) and runs[-1]["interrupted"]
+        for run in sorted(runs, key=lambda r: r["objective_value"]):
+            if run["loop"]["done"] or interrupted:
+                return run
+            try:
+                return self._evaluate(X, self._advance_run(run))
+            except FloatingPointError as exc:
+                warnings.warn(
+                    "The screened restart with the lowest objective diverged "
+                    f"and was dropped; training the next one: {exc}",
+                    RuntimeWarning, stacklevel=3)
+                last_error = exc
+        raise FloatingPointError(
+            f"All {self._n_init} restarts diverged; the last: {last_error}"
+        ) from last_error
+
     def _evaluate(self, X, run):
-        """Label X with ``run``'s network and score its objective (in place)."""
+        """Label X with ``run``'s network and score its objective (in place;
+        returns ``run``)."""
         labels, sample, finite = predict_labels_and_sample(
             run["module"], X, run["scaler"], run["device"],
             SelfLabeling.objective_every(X.shape[0]))
@@ -378,6 +396,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
             )
         run["objective_value"] = run["objective"].objective_value(sample)
         run["labels"] = labels  # predict's inference
+        return run
 
     def _warm_snapshot(self, X, device):
         """Check the fitted network fits this warm start; return its weights."""
@@ -472,5 +491,6 @@ def _restart_plan(n_samples, n_init, screen_epochs, max_iter):
     if n_init == 1:
         screen_epochs = None
     if max_iter == "auto":
-        max_iter = 50 if screen_epochs is None else 100
+        screened = screen_epochs is not None and screen_epochs < 100
+        max_iter = 100 if screened else 50
     return n_init, screen_epochs, max_iter

@@ -208,9 +208,18 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
     (70_000, ("auto", None, "auto"), (8, None, 50)),
     (70_000, (4, "auto", 30), (4, 15, 30)),
     (500, (3, 2, "auto"), (3, 2, 100)),
+    (500, (3, 100, "auto"), (3, 100, 50)),   # nothing is paused before 100
 ])
 def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
     assert _restart_plan(n_samples, *given) == plan
+
+
+def test_fit_plans_restarts_from_the_number_of_rows():
+    model = DeepEntropyClustering(n_clusters=10)
+    model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32))
+    assert (model._n_init, model._screen_epochs, model._max_iter) == (8, 15, 100)
+    model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32), warm=True)
+    assert (model._n_init, model._screen_epochs, model._max_iter) == (1, None, 50)
 
 
 def test_auto_max_iter_trains_a_screened_leader_for_100_epochs(blobs):

@@ -302,6 +302,51 @@ def test_all_restarts_diverged_raises(X):
             model.fit(X)
 
 
+def screened_factory(builds, diverging):
+    """Networks that train normally while restarts are screened (2 epochs of
+    2 batches) and output NaN once trained further: always when ``diverging``
+    is "all", only the first network to go on when it is "first"."""
+    went_on = []
+
+    def factory(n_features, n_outputs):
+        net = Faulty(n_features, n_outputs)
+        forward = net.forward
+
+        def guarded(x):
+            if net.training and net.calls == 4:  # the screen is over
+                went_on.append(net)
+                if diverging == "all" or went_on[0] is net:
+                    net.fault, net.at = "nan", 5
+            return forward(x)
+        net.forward = guarded
+        builds.append(net)
+        return net
+    return factory
+
+
+def test_a_screened_leader_that_diverges_hands_over_to_the_next(X):
+    builds = []
+    model = small(model=screened_factory(builds, "first"), n_init=3,
+                  screen_epochs=2, max_iter=4)
+    with pytest.warns(RuntimeWarning, match="lowest objective diverged"):
+        model.fit(X)
+    diverged = [net for net in builds if net.fault == "nan"]
+    assert len(builds) == 3 and len(diverged) == 1
+    assert model.module_ in builds and model.module_ is not diverged[0]
+    assert model.n_iter_ == 4 and len(model.history_) == 4
+    assert np.all(np.isfinite(model.predict_proba(X)))
+
+
+def test_screened_restarts_that_all_diverge_raise(X):
+    builds = []
+    model = small(model=screened_factory(builds, "all"), n_init=2,
+                  screen_epochs=2, max_iter=4)
+    with pytest.warns(RuntimeWarning, match="lowest objective diverged"):
+        with pytest.raises(FloatingPointError, match="All 2 restarts diverged"):
+            model.fit(X)
+    assert not hasattr(model, "module_")
+
+
 def test_diverged_warm_start_keeps_the_fitted_model(X):
     model = small(model=faulty(None, 1), warm_start=True).fit(X)
     before = model.predict_proba(X)

@@ -2,11 +2,12 @@
 
 For one data set, one benchmark seed and one configuration, trains each of the
 restarts ``DeepEntropyClustering.fit`` would train (the same seeds, the same
-code path) and records every restart's final objective, ACC, NMI, per-epoch
-training loss and contingency table, appending one JSON line to
+code path; four full restarts of 50 epochs unless ``--set`` says otherwise) and
+records every restart's final objective, ACC, NMI, per-epoch training loss and
+contingency table, appending one JSON line to
 ``benchmarks/results/dev_restart_ranking.jsonl``. This tells whether a bad
-benchmark fit came from the ranking (a better restart existed but had a
-higher objective) or from all restarts landing badly.
+benchmark fit came from the ranking (a better restart existed but had a higher
+objective) or from all restarts landing badly.
 
 Example:
 ``python benchmarks/dev/restart_ranking_experiment.py mnist 3 --augment affine``
@@ -72,7 +73,8 @@ def main():
     parser.add_argument("seed", type=int)
     parser.add_argument("--augment", default=None)
     parser.add_argument("--n-init", type=int, default=None,
-                        help="restarts to train (default: what n_init='auto' runs)")
+                        help="restarts to train (default: the configuration's "
+                             "n_init, 4)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="another estimator parameter (a JSON value), "
                              "e.g. max_iter=100")
@@ -82,8 +84,11 @@ def main():
     args = parser.parse_args()
     X, y, _ = load(args.dataset, args.data_home)
     X = np.asarray(X, dtype=np.float32)
-    params = {name: json.loads(value) for name, value in
-              (item.split("=", 1) for item in args.set)}
+    # the restart plan these records were taken with (the default until
+    # session 6): four full restarts of 50 epochs; --set overrides it
+    params = {"n_init": 4, "screen_epochs": None, "max_iter": 50,
+              **{name: json.loads(value) for name, value in
+                 (item.split("=", 1) for item in args.set)}}
     est = DeepEntropyClustering(len(np.unique(y)), random_state=args.seed,
                                 augment=args.augment, **params)
     est._check_params_vs_input(X)
