@@ -141,7 +141,9 @@ def report():
         "`DeepEntropyClustering` runs with its default settings except `loss` "
         "(and `augment=\"affine\"`, the documented image option, in the "
         "`-affine` rows). "
-        "Rows with n < 5 are runs that had not finished when the session ended. "
+        "Rows with n < 5 are runs that had not finished when the session ended, "
+        "except the 'CPU, 2 threads' section: one fit timed with both cores of the "
+        "2-core machine and nothing else running (`OMP_NUM_THREADS=2`). "
         "Fit times were taken with other jobs sharing the machine (8 concurrent "
         "fits on the H100 host's 16 cores; the CPU runs shared 2 cores with other "
         "work), so they overstate the time of one fit on a quiet machine. "
@@ -150,10 +152,15 @@ def report():
         "they are older defaults, kept for the record.",
         "",
     ]
-    keys = sorted({(r["dataset"], r["device"]) for r in records},
+    def section(r):  # CPU runs with different thread counts stay apart
+        return (r["dataset"], r["device"],
+                r["cpu_threads"] if r["device"] == "cpu" else 0)
+
+    keys = sorted({section(r) for r in records},
                   key=lambda t: (t[0] not in ("digits",), t))
-    for dataset, device in keys:
-        rows = [r for r in records if r["dataset"] == dataset and r["device"] == device]
+    for key in keys:
+        dataset, device, _ = key
+        rows = [r for r in records if section(r) == key]
         first = rows[0]
         where = first["gpu"] if device == "cuda" else (
             f"CPU, {first['cpu_threads']} threads")
