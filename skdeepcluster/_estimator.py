@@ -131,7 +131,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         "auto" uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Owns weight initialisation, shuffling, neighbour pairing and
-        augmentation. An int gives identical labels across fits on the CPU.
+        augmentation. An int gives identical labels across fits on the CPU
+        with the same number of torch threads.
     verbose : int, default=0
         1 shows per-epoch progress (tqdm when installed).
     warm_start : bool, default=False
