@@ -67,30 +67,29 @@ def draw_seeds(random_state, n) -> list[int]:
 
 
 @contextmanager
-def private_torch_rng(seed, device):
+def private_torch_rng(seed, device, saved=None):
     """Seed torch's default generators inside a fork, restoring them after.
 
     Layer initialisation and dropout in user modules draw from torch's global
     generator; forking it keeps ``fit`` deterministic for an int seed while the
-    caller's global random state is left exactly as it was.
+    caller's global random state is left exactly as it was. With a ``saved``
+    dict the fork resumes the generators from the state it holds (when it
+    holds one, in place of seeding) and stores theirs there on the way out, so
+    a run paused and resumed draws what one uninterrupted fork would.
     """
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if saved:
+            torch.set_rng_state(saved["cpu"])
+            if devices:
+                torch.cuda.set_rng_state(saved["cuda"], device)
+        else:
+            torch.manual_seed(seed)
         yield
-
-
-def _get_torch_rng(device):
-    """The state of torch's default generators that ``device`` draws from."""
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return torch.get_rng_state(), cuda
-
-
-def _set_torch_rng(device, rng):
-    cpu, cuda = rng
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
+        if saved is not None:
+            saved["cpu"] = torch.get_rng_state()
+            if devices:
+                saved["cuda"] = torch.cuda.get_rng_state(device)
 
 
 def _check_float32_range(X):
@@ -175,13 +174,13 @@ class BaseDeepEstimator(BaseEstimator):
         """A run ready to train: network, optimizer, batch objective and the
         run's own random state (see :meth:`_advance_run`)."""
         generator = torch.Generator().manual_seed(seed)
-        with private_torch_rng(seed, device):
+        torch_rng = {}
+        with private_torch_rng(seed, device, torch_rng):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
             optimizer = Adam(module.parameters(), lr=self.learning_rate)
             objective = self._make_objective(X, module, scaler, device, generator,
                                              **fit_data)
-            torch_rng = _get_torch_rng(device)
         return {"module": module, "scaler": scaler, "history": [], "n_iter": 0,
                 "interrupted": False, "objective": objective,
                 "optimizer": optimizer, "generator": generator,
@@ -195,13 +194,11 @@ class BaseDeepEstimator(BaseEstimator):
         drops what only training needs."""
         config = LoopConfig(self._max_iter, self._batch_size, self.tol,
                             self.n_iter_no_change, self.verbose)
-        with private_torch_rng(0, run["device"]):
-            _set_torch_rng(run["device"], run["torch_rng"])
+        with private_torch_rng(None, run["device"], run["torch_rng"]):
             run["n_iter"], run["interrupted"] = train(
                 run["module"], run["optimizer"], run["objective"], config,
                 run["generator"], run["history"], desc=type(self).__name__,
                 state=run["loop"], pause_after=pause_after)
-            run["torch_rng"] = _get_torch_rng(run["device"])
         if run["loop"]["done"]:
             run["objective"].release()
             run.pop("optimizer")
