@@ -16,21 +16,21 @@ Usage: ``python benchmarks/dev/tabular_kmeans_warmup_experiment.py``
 
 import json
 import statistics
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-from sklearn.preprocessing import StandardScaler
 
 from skdeepcluster import DeepEntropyClustering, _estimator, losses
 from skdeepcluster._training import SelfLabeling, fetch
 from skdeepcluster.metrics import clustering_accuracy
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tabular_training_length_experiment import ROOT, tabular_sets  # noqa: E402
 
 
 def warmed_up(warm):
@@ -65,13 +65,10 @@ def main():
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     rows = []
-    for name, loader in DATA.items():
-        data = loader()
-        X = StandardScaler().fit_transform(data.data)
-        k = len(np.unique(data.target))
+    for name, X, y, k in tabular_sets():
         for warm in (0, 5, 20):
             _estimator.SelfLabeling = warmed_up(warm) if warm else SelfLabeling
-            accs = [clustering_accuracy(data.target, DeepEntropyClustering(
+            accs = [clustering_accuracy(y, DeepEntropyClustering(
                 n_clusters=k, random_state=seed).fit_predict(X)) for seed in range(5)]
             rows.append({"dataset": name, "warm_epochs": warm, "accuracy": accs,
                          "mean": statistics.mean(accs), "std": float(np.std(accs))})

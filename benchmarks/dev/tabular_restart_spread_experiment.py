@@ -13,36 +13,33 @@ Usage: ``python benchmarks/dev/tabular_restart_spread_experiment.py``
 """
 
 import json
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-from sklearn.preprocessing import StandardScaler
 
 from skdeepcluster import DeepEntropyClustering
 from skdeepcluster.metrics import clustering_accuracy
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tabular_training_length_experiment import ROOT, tabular_sets  # noqa: E402
 
 
 def main():
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     rows = []
-    for name, loader in DATA.items():
-        data = loader()
-        X = StandardScaler().fit_transform(data.data)
-        k = len(np.unique(data.target))
+    for name, X, y, k in tabular_sets():
         objectives, accuracies = [], []
         for seed in range(40):
             model = DeepEntropyClustering(n_clusters=k, n_init=1,
                                           random_state=seed).fit(X)
             objectives.append(float(model.objective_))
-            accuracies.append(clustering_accuracy(data.target, model.labels_))
+            accuracies.append(clustering_accuracy(y, model.labels_))
         order = np.argsort(objectives)
         rows.append({
             "dataset": name, "objective": objectives, "accuracy": accuracies,

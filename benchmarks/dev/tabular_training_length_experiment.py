@@ -35,16 +35,22 @@ VARIANTS = {
 DATA = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
 
 
+def tabular_sets():
+    """Yield (name, standardised features, labels, number of classes) of each
+    data set in ``DATA``."""
+    for name, loader in DATA.items():
+        data = loader()
+        yield (name, StandardScaler().fit_transform(data.data), data.target,
+               len(np.unique(data.target)))
+
+
 def fit_variants(variants, out_name):
     """Fit each variant (estimator parameters) on every data set of ``DATA``
     for seeds 0-4 (standardised features, one thread) and write the rows to
     ``benchmarks/results/<out_name>``."""
     torch.set_num_threads(1)
     rows = []
-    for name, loader in DATA.items():
-        data = loader()
-        X = StandardScaler().fit_transform(data.data)
-        k = len(np.unique(data.target))
+    for name, X, y, k in tabular_sets():
         for variant, params in variants.items():
             accs, seconds = [], []
             for seed in range(5):
@@ -52,7 +58,7 @@ def fit_variants(variants, out_name):
                 labels = DeepEntropyClustering(n_clusters=k, random_state=seed,
                                                **params).fit_predict(X)
                 seconds.append(time.perf_counter() - start)
-                accs.append(clustering_accuracy(data.target, labels))
+                accs.append(clustering_accuracy(y, labels))
             rows.append({"dataset": name, "variant": variant, "accuracy": accs,
                          "mean": statistics.mean(accs),
                          "std": float(np.std(accs)),
