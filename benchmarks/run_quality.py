@@ -58,8 +58,9 @@ def load(name, data_home):
     return X, y, "all 70,000 images (train + test), pixels in [0, 1]"
 
 
-def make_method(method, n_clusters, seed, device, n_samples):
-    """The estimator of one method, or None where it does not apply."""
+def make_method(method, n_clusters, seed, device, n_samples, images=True):
+    """The estimator of one method, or None where it does not apply (the
+    image option on tabular data, for one)."""
     if method == "kmeans":
         return KMeans(n_clusters, n_init=10, random_state=seed)
     if method == "gmm":
@@ -69,6 +70,8 @@ def make_method(method, n_clusters, seed, device, n_samples):
     if method == "spectral":
         return (None if n_samples > 5_000 else SpectralClustering(
             n_clusters, affinity="nearest_neighbors", random_state=seed))
+    if "augment" in DEEP[method] and not images:
+        return None
     return DeepEntropyClustering(n_clusters, random_state=seed, device=device,
                                  **DEEP[method])
 
@@ -105,7 +108,8 @@ def run(args):
                      else range(args.seeds))
             seeds = seeds if method != "agglomerative" else [0]
             for seed in seeds:
-                model = make_method(method, k, seed, args.device, len(X))
+                model = make_method(method, k, seed, args.device, len(X),
+                                    images=name not in TABULAR)
                 if model is None:
                     continue
                 start = time.perf_counter()
