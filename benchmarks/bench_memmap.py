@@ -117,33 +117,36 @@ class Sampler(threading.Thread):
         self.record()
 
 
-def _wrap(owner, name, sampler, phase):
-    """Replace ``owner.name`` by a wrapper that marks ``phase`` while it runs."""
-    original = owner.__dict__.get(name) if isinstance(owner, type) else None
-    target = getattr(owner, name, None)
-    if target is None:
-        return
-    if isinstance(original, classmethod):
-        func = original.__func__
+class PhaseWatch:
+    """Marks a phase of the fit while one of the watched functions runs.
 
-        def wrapped_cm(cls, *args, **kwargs):
-            previous = sampler.enter(phase)
-            try:
-                return func(cls, *args, **kwargs)
-            finally:
-                sampler.enter(previous)
+    It observes calls with ``sys.setprofile`` (the library's functions are
+    not replaced): a call to a watched function's code enters its phase, the
+    matching return goes back to the phase before it.
+    """
 
-        setattr(owner, name, classmethod(wrapped_cm))
-        return
+    def __init__(self, sampler, watched):
+        self.sampler = sampler
+        self.phases = {func.__code__: phase for func, phase in watched}
+        self.stack = []
 
-    def wrapped(*args, **kwargs):
-        previous = sampler.enter(phase)
-        try:
-            return target(*args, **kwargs)
-        finally:
-            sampler.enter(previous)
+    def __call__(self, frame, event, arg):
+        if event not in ("call", "return"):
+            return
+        phase = self.phases.get(frame.f_code)
+        if phase is None:
+            return
+        if event == "call":
+            self.stack.append(self.sampler.enter(phase))
+        elif self.stack:
+            self.sampler.enter(self.stack.pop())
 
-    setattr(owner, name, wrapped)
+    def __enter__(self):
+        sys.setprofile(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(None)
 
 
 # ---------------------------------------------------------------------------
@@ -156,7 +159,14 @@ def child(path, n_samples):
     from sklearn.utils.validation import validate_data
 
     import skdeepcluster
-    from skdeepcluster import DeepEntropyClustering, _base, _estimator, _training
+    from skdeepcluster import (
+        DeepEntropyClustering,
+        _data,
+        _inference,
+        _loop,
+        _neighbors,
+        objectives,
+    )
 
     rss_imports = _status_kib().get("VmRSS", 0) / 1024
     X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_samples, N_FEATURES))
@@ -168,17 +178,16 @@ def child(path, n_samples):
     del checked
 
     sampler = Sampler()
-    phases = [
-        (_base, "validate_data", "validation"),
-        (_training.InputScaler, "fit", "input scaler"),
-        (_estimator, "nearest_neighbors", "neighbour search"),
-        (_base, "train", "epoch loop"),
-        (_estimator, "predict_labels_and_sample", "final inference"),
-        (_training.SelfLabeling, "objective_value", "objective (y-step on all points)"),
-        (DeepEntropyClustering, "predict", "final predict (labels_)"),
-    ]
-    for owner, name, phase in phases:
-        _wrap(owner, name, sampler, phase)
+    watch = PhaseWatch(sampler, [
+        (validate_data, "validation"),
+        (_data.InputScaler.fit.__func__, "input scaler"),
+        (_neighbors.nearest_neighbors, "neighbour search"),
+        (_loop.train, "epoch loop"),
+        (_inference.predict_labels_and_sample, "final inference"),
+        (objectives.SelfLabeling.objective_value,
+         "objective (y-step on all points)"),
+        (DeepEntropyClustering.predict, "final predict (labels_)"),
+    ])
 
     # reading the peak so far before fit: ru_maxrss only grows
     rss_before = _status_kib().get("VmRSS", 0) / 1024
@@ -186,7 +195,8 @@ def child(path, n_samples):
     sampler.start()
     sampler.enter("fit (other)")
     t0 = time.perf_counter()
-    model.fit(X)
+    with watch:
+        model.fit(X)
     fit_s = time.perf_counter() - t0
     sampler.enter("after fit")
     sampler.stop()

@@ -1,9 +1,10 @@
 """The shared base of the torch-backed estimators.
 
-It owns what the clusterer and the classifier have in common: device
-resolution, seeding without touching global random state, network and
-optimizer construction, the call into the epoch loop, batched inference and
-device-independent pickling. Subclasses supply the batch objective.
+It owns what the clusterer and the classifier have in common: validation of
+X, device resolution, seeding without touching global random state, the
+training run (network, optimizer, batch objective and loop state, as one
+:class:`TrainingRun`), batched inference and device-independent pickling.
+Subclasses supply the objective's arguments and the loop's settings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,9 +22,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._data import InputScaler
+from ._inference import predict_logits
+from ._loop import LoopConfig, LoopState, Progress, train
 from ._networks import build_network
 from ._optim import Adam
-from ._training import InputScaler, LoopConfig, predict_logits, train
 
 #: Version of the pickled state; bump when a release changes its layout.
 PICKLE_FORMAT = 1
@@ -41,18 +45,36 @@ def resolve_device(device, *, fitting=True) -> torch.device:
             f"device={device!r} is not a device torch knows ({exc}); use 'auto', "
             "'cpu', 'cuda' or 'cuda:<index>'."
         ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        if fitting:
-            raise ValueError(
-                f"device={device!r} was requested but torch finds no CUDA GPU "
-                f"(torch {torch.__version__}); use device='cpu' or device='auto'."
-            )
-        warnings.warn(
-            f"device={device!r} is not available here; predicting on the CPU.",
-            RuntimeWarning, stacklevel=3,
+    if resolved.type == "cpu" or _device_works(resolved):
+        return resolved
+    if fitting:
+        found = ("finds no CUDA GPU" if not torch.cuda.is_available() else
+                 f"finds {torch.cuda.device_count()} CUDA GPU(s)")
+        if resolved.type != "cuda":
+            found = f"cannot use a {resolved.type!r} device on this machine"
+        raise ValueError(
+            f"device={device!r} was requested but torch {torch.__version__} "
+            f"{found}; use device='cpu' or device='auto'."
         )
-        return torch.device("cpu")
-    return resolved
+    warnings.warn(
+        f"device={device!r} is not available here; predicting on the CPU.",
+        RuntimeWarning, stacklevel=3,
+    )
+    return torch.device("cpu")
+
+
+def _device_works(device) -> bool:
+    """Whether torch can place a tensor on ``device`` here."""
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return False
+        index = 0 if device.index is None else device.index
+        return index < torch.cuda.device_count()
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError):  # no such backend or device
+        return False
+    return True
 
 
 def draw_seeds(random_state, n) -> list[int]:
@@ -110,6 +132,44 @@ def _check_float32_range(X):
         )
 
 
+@dataclass
+class TrainingRun:
+    """One training run: a network, what trains it and where its loop stands.
+
+    A run is started by :meth:`BaseDeepEstimator._start_run` and advanced
+    (possibly in several legs) by :meth:`BaseDeepEstimator._advance_run`.
+    ``torch_rng`` holds the state of the run's fork of torch's default
+    generators between legs. ``objective_value`` and ``labels`` are set when
+    the run is scored on the training data.
+    """
+
+    module: torch.nn.Module
+    scaler: InputScaler
+    objective: object
+    optimizer: torch.optim.Optimizer | None
+    generator: torch.Generator
+    device: torch.device
+    config: LoopConfig
+    torch_rng: dict = field(default_factory=dict)
+    loop: LoopState = field(default_factory=LoopState)
+    history: list = field(default_factory=list)
+    objective_value: float | None = None
+    labels: np.ndarray | None = None
+
+    @property
+    def n_iter(self) -> int:
+        """Epochs trained so far."""
+        return self.loop.epoch
+
+    @property
+    def done(self) -> bool:
+        return self.loop.done
+
+    @property
+    def interrupted(self) -> bool:
+        return self.loop.interrupted
+
+
 class BaseDeepEstimator(BaseEstimator):
     """Base class: a torch network trained by an epoch loop on host data."""
 
@@ -129,13 +189,18 @@ class BaseDeepEstimator(BaseEstimator):
         "warm_start": ["boolean"],
     }
 
+    #: The batch objective's class (see :mod:`skdeepcluster.objectives`); a
+    #: subclass of the estimator sets its own to vary the objective.
+    objective_class: type
+
     # ---- hooks for subclasses -------------------------------------------
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
-    def _make_objective(self, X, module, scaler, device, generator, **fit_data):
-        """The batch objective; ``fit_data`` is what ``_train_once`` passed on
-        (e.g. ``targets`` for a supervised estimator)."""
+    def _objective_params(self, X, scaler, generator, **fit_data) -> dict:
+        """Keyword arguments of ``objective_class`` beyond ``(X, module,
+        scaler, device)``; ``fit_data`` is what the subclass passed to
+        :meth:`_start_run` (e.g. ``targets`` for a supervised estimator)."""
         raise NotImplementedError
 
     # ---- shared machinery -----------------------------------------------
@@ -161,47 +226,44 @@ class BaseDeepEstimator(BaseEstimator):
                                self._hidden_sizes(), self.image_shape)
         return module.to(device)
 
-    def _train_once(self, X, seed, device, module=None, scaler=None, **fit_data):
-        """Build (or continue) a network and train it; return a fitted state.
+    def _loop_config(self, max_iter, batch_size) -> LoopConfig:
+        return LoopConfig(max_iter=max_iter, batch_size=batch_size, tol=self.tol,
+                          n_iter_no_change=self.n_iter_no_change)
 
-        Keyword arguments in ``fit_data`` (e.g. ``targets=...``) are handed to
-        ``_make_objective`` unchanged.
-        """
-        run = self._start_run(X, seed, device, module, scaler, **fit_data)
-        return self._advance_run(run)
+    def _progress(self, total_epochs) -> Progress:
+        """The progress display of one fit (silent unless ``verbose``)."""
+        return Progress(total_epochs, self.verbose, type(self).__name__)
 
-    def _start_run(self, X, seed, device, module=None, scaler=None, **fit_data):
-        """A run ready to train: network, optimizer, batch objective and the
-        run's own random state (see :meth:`_advance_run`)."""
+    def _start_run(self, X, seed, device, config, module=None, scaler=None,
+                   **fit_data) -> TrainingRun:
+        """A run ready to train: network (``module`` to continue one),
+        optimizer, batch objective and the run's own random state."""
         generator = torch.Generator().manual_seed(seed)
         torch_rng = {}
         with private_torch_rng(seed, device, torch_rng):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
             optimizer = Adam(module.parameters(), lr=self.learning_rate)
-            objective = self._make_objective(X, module, scaler, device, generator,
-                                             **fit_data)
-        return {"module": module, "scaler": scaler, "history": [], "n_iter": 0,
-                "interrupted": False, "objective": objective,
-                "optimizer": optimizer, "generator": generator,
-                "torch_rng": torch_rng, "loop": {}, "device": device}
+            objective = self.objective_class(
+                X, module, scaler, device,
+                **self._objective_params(X, scaler, generator, **fit_data))
+        return TrainingRun(module=module, scaler=scaler, objective=objective,
+                           optimizer=optimizer, generator=generator, device=device,
+                           config=config, torch_rng=torch_rng)
 
-    def _advance_run(self, run, pause_after=None):
-        """Train ``run`` until the epoch loop ends, or pauses after epoch
+    def _advance_run(self, run, progress, pause_after=None) -> TrainingRun:
+        """Train ``run`` until its epoch loop ends, or pauses after epoch
         ``pause_after``; a run paused and advanced again trains exactly as one
         that never paused (same batches, same torch random draws, same
         early-stopping counters). Once the loop has ended the batch objective
-        drops what only training needs."""
-        config = LoopConfig(self._max_iter, self._batch_size, self.tol,
-                            self.n_iter_no_change, self.verbose)
-        with private_torch_rng(None, run["device"], run["torch_rng"]):
-            run["n_iter"], run["interrupted"] = train(
-                run["module"], run["optimizer"], run["objective"], config,
-                run["generator"], run["history"], desc=type(self).__name__,
-                state=run["loop"], pause_after=pause_after)
-        if run["loop"]["done"]:
-            run["objective"].release()
-            run.pop("optimizer")
+        drops what only training needs, and the run its optimizer."""
+        with private_torch_rng(None, run.device, run.torch_rng):
+            train(run.module, run.optimizer, run.objective, run.config,
+                  run.generator, run.history, run.loop, progress,
+                  pause_after=pause_after)
+        if run.done:
+            run.objective.release()
+            run.optimizer = None
         return run
 
     def _logits(self, X) -> torch.Tensor:

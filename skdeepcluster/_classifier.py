@@ -21,8 +21,9 @@ from ._base import (
     draw_seeds,
     resolve_device,
 )
+from ._inference import predict_logits
 from ._networks import resolve_image_shape
-from ._training import Supervised, predict_logits
+from .objectives import Supervised
 
 #: ``gamma=None`` resolves to these per loss.
 _DEFAULT_GAMMA = {"complement": -1.0, "focal": 2.0}
@@ -221,9 +222,14 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     def _n_outputs(self):
         return self._n_classes
 
-    def _make_objective(self, X, module, scaler, device, generator, *, targets):
-        return Supervised(X, targets, module, scaler, device, loss=self.loss,
-                          gamma=self._gamma, weight_decay=self.weight_decay)
+    #: The batch objective (see :mod:`skdeepcluster.objectives`); set a
+    #: subclass of :class:`~skdeepcluster.objectives.Supervised` on a
+    #: subclass of this estimator to vary it.
+    objective_class = Supervised
+
+    def _objective_params(self, X, scaler, generator, *, targets):
+        return dict(targets=targets, loss=self.loss, gamma=self._gamma,
+                    weight_decay=self.weight_decay)
 
     # ---- fit ------------------------------------------------------------------
     def _encode_targets(self, y):
@@ -270,7 +276,6 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     def _check_params_vs_input(self, X, targets):
         """Resolve data-dependent settings into private attributes."""
         self._batch_size = min(self.batch_size, X.shape[0])
-        self._max_iter = self.max_iter
         self._gamma = self.gamma
         if self._gamma is None:
             self._gamma = _DEFAULT_GAMMA.get(self.loss)
@@ -314,20 +319,21 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         self._check_params_vs_input(X, targets)
         device = resolve_device(self.device)
         (seed,) = draw_seeds(self.random_state, 1)
-        run = self._train_once(
-            X, seed, device,
-            module=self.module_ if warm else None,
-            scaler=self._scaler if warm else None,
-            targets=targets,
-        )
-        self.module_, self._scaler = run["module"], run["scaler"]
-        self.history_ = (self.history_ if warm else []) + run["history"]
-        self.n_iter_ = run["n_iter"]
+        config = self._loop_config(self.max_iter, self._batch_size)
+        run = self._start_run(X, seed, device, config,
+                              module=self.module_ if warm else None,
+                              scaler=self._scaler if warm else None,
+                              targets=targets)
+        with self._progress(self.max_iter) as progress:
+            self._advance_run(run, progress)
+        self.module_, self._scaler = run.module, run.scaler
+        self.history_ = (self.history_ if warm else []) + run.history
+        self.n_iter_ = run.n_iter
         self.classes_ = classes
-        if (not run["interrupted"] and self.n_iter_no_change
-                and run["n_iter"] == self._max_iter):
+        if (not run.interrupted and self.n_iter_no_change
+                and run.n_iter == self.max_iter):
             warnings.warn(
-                f"{type(self).__name__} ran max_iter={self._max_iter} epochs "
+                f"{type(self).__name__} ran max_iter={self.max_iter} epochs "
                 f"without its training loss settling (tol={self.tol}); increase "
                 "max_iter, or set n_iter_no_change=0 to train for a fixed "
                 "number of epochs.", ConvergenceWarning, stacklevel=3,

@@ -14,9 +14,10 @@ from sklearn.utils.validation import check_is_fitted
 from . import losses
 from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
+from ._inference import predict_labels_and_sample, predict_logits
 from ._neighbors import nearest_neighbors
 from ._networks import resolve_image_shape
-from ._training import SelfLabeling, predict_labels_and_sample, predict_logits
+from .objectives import SelfLabeling
 
 #: Neighbours listed for the adversarial radius when ``n_neighbors=0``.
 _RADIUS_NEIGHBORS = 10
@@ -260,6 +261,11 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    #: The batch objective (see :mod:`skdeepcluster.objectives`); set a
+    #: subclass of :class:`~skdeepcluster.objectives.SelfLabeling` on a
+    #: subclass of this estimator to vary it.
+    objective_class = SelfLabeling
+
     def _n_outputs(self):
         return self.n_clusters
 
@@ -293,15 +299,14 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
             image_shape = resolve_image_shape(self.image_shape, n_features)
         self._image_shape = image_shape if needs_image else None
 
-    def _make_objective(self, X, module, scaler, device, generator):
+    def _objective_params(self, X, scaler, generator):
         # the adversarial radius needs neighbour distances even without pairing
         n_neighbors = self.n_neighbors or (
             _RADIUS_NEIGHBORS if self.adversarial_weight > 0 else 0)
         neighbors = None
         if n_neighbors > 0:
             neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
-        return SelfLabeling(
-            X, module, scaler, device,
+        return dict(
             loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
             solver=self.pseudo_label_solver, weight_decay=self.weight_decay,
             neighbors=neighbors, pair_neighbors=self.n_neighbors > 0,
@@ -333,46 +338,67 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         X = self._validate_X(X, reset=not warm)
         self._check_params_vs_input(X, warm)
         device = resolve_device(self.device)
-        n_init, screen = self._n_init, self._screen_epochs
-        saved = self._warm_snapshot(X, device) if warm else None
-        runs, last_error = [], None
-        for seed in draw_seeds(self.random_state, n_init):
-            try:
-                run = self._start_run(X, seed, device,
-                                      module=self.module_ if warm else None,
-                                      scaler=self._scaler if warm else None)
-                self._evaluate(X, self._advance_run(run, pause_after=screen))
-            except FloatingPointError as exc:
-                if warm:  # the model fitted before stays usable
-                    self.module_.load_state_dict(saved)
-                if n_init == 1:
-                    raise
-                warnings.warn(f"A restart diverged and was dropped: {exc}",
-                              RuntimeWarning, stacklevel=2)
-                last_error = exc
-                continue
-            runs.append(run)
-            if run["interrupted"]:
-                break
-        best = self._keep_best(X, runs, last_error)
-        self.module_, self._scaler = best["module"], best["scaler"]
-        self.history_ = (self.history_ if warm else []) + best["history"]
-        self.n_iter_ = best["n_iter"]
-        self.objective_ = best["objective_value"]
-        self.labels_ = best["labels"]
+        with self._progress(self._planned_epochs()) as progress:
+            runs, last_error = self._start_and_screen(X, device, warm, progress)
+            best = self._finish_best(X, runs, last_error, progress)
+        self.module_, self._scaler = best.module, best.scaler
+        self.history_ = (self.history_ if warm else []) + best.history
+        self.n_iter_ = best.n_iter
+        self.objective_ = best.objective_value
+        self.labels_ = best.labels
         self._warn_if_clusters_empty()
         return self
 
-    def _keep_best(self, X, runs, last_error):
-        """The run with the lowest objective. A screened leader is first
-        trained to the end; should it diverge, the next screened run takes
-        its place. After Ctrl-C the runs stay as they are."""
-        interrupted = bool(runs) and runs[-1]["interrupted"]
-        for run in sorted(runs, key=lambda r: r["objective_value"]):
-            if run["loop"]["done"] or interrupted:
-                return run
+    def _planned_epochs(self):
+        """Epochs the restart plan trains if nothing stops early."""
+        if self._screen_epochs is None:
+            return self._n_init * self._max_iter
+        screen = min(self._screen_epochs, self._max_iter)
+        return self._n_init * screen + self._max_iter - screen
+
+    def _start_and_screen(self, X, device, warm, progress):
+        """Start every restart and train it to the screen (to the end when
+        not screening), scored on X; returns the runs that did not diverge
+        and the last divergence."""
+        config = self._loop_config(self._max_iter, self._batch_size)
+        saved = self._warm_snapshot(X, device) if warm else None
+        runs, last_error = [], None
+        seeds = draw_seeds(self.random_state, self._n_init)
+        for k, seed in enumerate(seeds, start=1):
+            if self._n_init > 1:
+                progress.stage(f"restart {k} of {self._n_init}")
             try:
-                return self._evaluate(X, self._advance_run(run))
+                run = self._start_run(X, seed, device, config,
+                                      module=self.module_ if warm else None,
+                                      scaler=self._scaler if warm else None)
+                self._advance_run(run, progress, pause_after=self._screen_epochs)
+                self._evaluate(X, run)
+            except FloatingPointError as exc:
+                if warm:  # the model fitted before stays usable
+                    self.module_.load_state_dict(saved)
+                if self._n_init == 1:
+                    raise
+                warnings.warn(f"A restart diverged and was dropped: {exc}",
+                              RuntimeWarning, stacklevel=3)
+                last_error = exc
+                continue
+            runs.append(run)
+            if run.interrupted:
+                break
+        return runs, last_error
+
+    def _finish_best(self, X, runs, last_error, progress):
+        """Rank the runs by their objective and return the best, trained to
+        the end: a screened leader is trained on; should it diverge, the next
+        screened run takes its place. After Ctrl-C the runs stay as they
+        are."""
+        interrupted = bool(runs) and runs[-1].interrupted
+        for run in sorted(runs, key=lambda r: r.objective_value):
+            if run.done or interrupted:
+                return run
+            progress.stage(f"training the best of {self._n_init} restarts")
+            try:
+                return self._evaluate(X, self._advance_run(run, progress))
             except FloatingPointError as exc:
                 warnings.warn(
                     "The screened restart with the lowest objective diverged "
@@ -387,16 +413,16 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         """Label X with ``run``'s network and score its objective (in place;
         returns ``run``)."""
         labels, sample, finite = predict_labels_and_sample(
-            run["module"], X, run["scaler"], run["device"],
-            SelfLabeling.objective_every(X.shape[0]))
+            run.module, X, run.scaler, run.device,
+            run.objective.objective_every(X.shape[0]))
         if not finite:
             raise FloatingPointError(
                 "The network's outputs on X are not finite after "
-                f"{run['n_iter']} epochs. Try a lower learning_rate or a "
+                f"{run.n_iter} epochs. Try a lower learning_rate or a "
                 "larger weight_decay."
             )
-        run["objective_value"] = run["objective"].objective_value(sample)
-        run["labels"] = labels  # predict's inference
+        run.objective_value = run.objective.objective_value(sample)
+        run.labels = labels  # predict's inference
         return run
 
     def _warm_snapshot(self, X, device):

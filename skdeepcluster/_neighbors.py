@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._training import host_rows
+from ._data import host_rows
 
 _MAX_DIM = 50  # neighbours are searched in a PCA space of at most this many dims
 

@@ -59,7 +59,7 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     return values
 
 
-def _check_logits(logits: torch.Tensor, name: str = "logits") -> None:
+def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(logits)!r}.")
     if logits.ndim != 2 or not torch.is_floating_point(logits):
@@ -101,7 +101,7 @@ def _check_indices(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return indices
 
 
-def _validate_prior(
+def validate_prior(
     prior, n_classes: int, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor | None:
     """Return the prior as a normalised tensor, or ``None`` for uniform.
@@ -146,18 +146,19 @@ def _log_mean(log_probs: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(log_probs, dim=0) - math.log(log_probs.shape[0])
 
 
-# The private ``*_from_log_probs`` forms below take ``log σ`` already computed,
-# so that a training step that needs it for several terms (and for the
-# y-step) computes it once; the public functions are built on them.
+# Kernels for training loops, on validated inputs and not in ``__all__``: the
+# ``*_from_log_probs`` forms take ``log σ`` already computed, so that a
+# training step that needs it for several terms (and for the y-step) computes
+# it once; the public functions are built on them.
 
 
-def _collision_from_log_probs(log_probs, log_target):
+def collision_from_log_probs(log_probs, log_target):
     """Per-sample collision CE ``-ln σ_iᵀy_i`` from ``ln σ`` and ``ln y``
     (every row of ``y`` must have mass)."""
     return -torch.logsumexp(log_probs + log_target, dim=1)
 
 
-def _weak_fairness_from_log_probs(log_probs, log_prior=None):
+def weak_fairness_from_log_probs(log_probs, log_prior=None):
     """``KL(σ̄ ‖ u)`` from ``ln σ`` and ``ln u`` (None: uniform ``u``)."""
     log_mean = _log_mean(log_probs)
     mean = log_mean.exp()
@@ -166,14 +167,14 @@ def _weak_fairness_from_log_probs(log_probs, log_prior=None):
     return (mean * (log_mean - log_prior)).sum()
 
 
-def _entropy_from_log_probs(log_probs, probs=None):
+def entropy_from_log_probs(log_probs, probs=None):
     """Per-sample entropy ``-Σ_k σ_k ln σ_k`` from ``ln σ`` (and ``σ`` when
     already at hand)."""
     probs = log_probs.exp() if probs is None else probs
     return (probs * -log_probs).sum(dim=1)
 
 
-def _log_prior(u: torch.Tensor) -> torch.Tensor:
+def log_prior(u: torch.Tensor) -> torch.Tensor:
     """``ln u`` with zero entries raised to the dtype's tiny."""
     return torch.log(u.clamp_min(_tiny(u.dtype)))
 
@@ -230,7 +231,7 @@ def collision_cross_entropy(
     tensor([0.6931, 0.6931])
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices, probs = _split_target(logits, target)
     log_probs = F.log_softmax(logits, dim=1)
     if indices is not None:
@@ -241,7 +242,7 @@ def collision_cross_entropy(
         # of 0 / 0.
         empty = probs.sum(dim=1, keepdim=True) <= 0
         log_target = torch.log(torch.where(empty, torch.ones_like(probs), probs))
-        values = _collision_from_log_probs(log_probs, log_target)
+        values = collision_from_log_probs(log_probs, log_target)
         values = values.masked_fill(empty[:, 0], 0.0)
     return _reduce(values, reduction)
 
@@ -281,7 +282,7 @@ def cross_entropy(
     tensor(0.6931)
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices, probs = _split_target(logits, target)
     log_probs = F.log_softmax(logits, dim=1)
     if indices is not None:
@@ -337,7 +338,7 @@ def reverse_cross_entropy(
     tensor(4.6052)
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices, probs = _split_target(logits, target)
     if indices is not None:
         probs = F.one_hot(indices, logits.shape[1]).to(logits.dtype)
@@ -392,7 +393,7 @@ def complement_entropy(
     1.0986
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices = _check_indices(logits, target)
     n_classes = logits.shape[1]
     if n_classes == 1:
@@ -455,7 +456,7 @@ def complement_cross_entropy(
     -0.3127
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices = _check_indices(logits, target)
     if not math.isfinite(gamma):
         raise ValueError(f"gamma must be a finite float, got {gamma!r}.")
@@ -507,7 +508,7 @@ def focal_loss(
     0.1733
     """
     _check_reduction(reduction)
-    _check_logits(logits)
+    check_logits(logits)
     indices = _check_indices(logits, target)
     if not (math.isfinite(gamma) and gamma >= 0):
         raise ValueError(f"gamma must be a finite float >= 0, got {gamma!r}.")
@@ -558,9 +559,9 @@ def strong_fairness(probs: torch.Tensor, prior=None) -> torch.Tensor:
     >>> round(float(strong_fairness(probs, prior=[0.75, 0.25])), 4)
     0.1308
     """
-    _check_logits(probs, name="probs")
+    check_logits(probs, name="probs")
     n_classes = probs.shape[1]
-    u = _validate_prior(prior, n_classes, probs.dtype, probs.device)
+    u = validate_prior(prior, n_classes, probs.dtype, probs.device)
     log_mean = torch.log(probs.mean(dim=0) + _tiny(probs.dtype))
     if u is None:
         return -math.log(n_classes) - log_mean.mean()
@@ -597,11 +598,11 @@ def weak_fairness(logits: torch.Tensor, prior=None) -> torch.Tensor:
     >>> round(float(weak_fairness(logits)), 4), round(math.log(2), 4)
     (0.6919, 0.6931)
     """
-    _check_logits(logits)
+    check_logits(logits)
     n_classes = logits.shape[1]
-    u = _validate_prior(prior, n_classes, logits.dtype, logits.device)
-    log_u = None if u is None else _log_prior(u)
-    return _weak_fairness_from_log_probs(F.log_softmax(logits, dim=1), log_u)
+    u = validate_prior(prior, n_classes, logits.dtype, logits.device)
+    log_u = None if u is None else log_prior(u)
+    return weak_fairness_from_log_probs(F.log_softmax(logits, dim=1), log_u)
 
 
 def entropy(logits: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -628,8 +629,8 @@ def entropy(logits: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     tensor([0.6931, 0.0000])
     """
     _check_reduction(reduction)
-    _check_logits(logits)
-    values = _entropy_from_log_probs(F.log_softmax(logits, dim=1))
+    check_logits(logits)
+    values = entropy_from_log_probs(F.log_softmax(logits, dim=1))
     return _reduce(values, reduction)
 
 
@@ -659,9 +660,9 @@ def mutual_information(logits: torch.Tensor) -> torch.Tensor:
     >>> round(float(mutual_information(logits)), 4)  # ln 2
     0.6931
     """
-    _check_logits(logits)
+    check_logits(logits)
     log_probs = F.log_softmax(logits, dim=1)
-    conditional = _entropy_from_log_probs(log_probs).mean()
+    conditional = entropy_from_log_probs(log_probs).mean()
     log_mean = _log_mean(log_probs)
     marginal = -(log_mean.exp() * log_mean).sum()
     return marginal - conditional

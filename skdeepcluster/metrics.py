@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 __all__ = ["cluster_balance", "clustering_accuracy", "clustering_report"]
 
 
-def _check_clusterings(labels_true, labels_pred):
+def check_clusterings(labels_true, labels_pred):
     """Return both labelings as 1-D arrays of the same, non-zero length."""
     labels_true = check_array(
         labels_true, ensure_2d=False, dtype=None, input_name="labels_true"
@@ -93,7 +93,7 @@ def clustering_accuracy(labels_true, labels_pred):
     >>> clustering_accuracy(["a", "a", "b", "b"], [7, 7, -1, -1])
     1.0
     """
-    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    labels_true, labels_pred = check_clusterings(labels_true, labels_pred)
     contingency = contingency_matrix(labels_true, labels_pred)
     rows, cols = linear_sum_assignment(contingency, maximize=True)
     return float(contingency[rows, cols].sum() / labels_true.shape[0])
@@ -136,7 +136,7 @@ def clustering_report(labels_true, labels_pred):
     >>> report
     {'accuracy': 1.0, 'nmi': 1.0, 'ari': 1.0}
     """
-    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    labels_true, labels_pred = check_clusterings(labels_true, labels_pred)
     return {
         "accuracy": clustering_accuracy(labels_true, labels_pred),
         "nmi": float(normalized_mutual_info_score(labels_true, labels_pred)),
@@ -195,10 +195,10 @@ def cluster_balance(labels, n_clusters=None):
             f"n_clusters={n_clusters} is smaller than the {counts.shape[0]} "
             "distinct values in labels."
         )
-    return _size_balance(counts, n_clusters)
+    return size_balance(counts, n_clusters)
 
 
-def _size_balance(counts, n_clusters):
+def size_balance(counts, n_clusters):
     """Normalised entropy ``H(p) / ln K`` of cluster sizes (zeros allowed)."""
     if n_clusters == 1:
         return 1.0

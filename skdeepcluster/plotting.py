@@ -14,7 +14,7 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _check_clusterings, cluster_balance
+from .metrics import check_clusterings, cluster_balance
 
 __all__ = [
     "plot_cluster_sizes",
@@ -231,7 +231,7 @@ def plot_confusion(labels_true, labels_pred, ax=None, *, annotate=True):
     >>> ax.get_title()
     'ACC = 1.000'
     """
-    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    labels_true, labels_pred = check_clusterings(labels_true, labels_pred)
     classes = np.unique(labels_true)
     clusters = np.unique(labels_pred)
     counts = contingency_matrix(labels_true, labels_pred)

@@ -24,7 +24,7 @@ import numbers
 
 import torch
 
-from .losses import _check_logits, _validate_prior
+from .losses import check_logits, validate_prior
 
 __all__ = ["pseudo_label_objective", "sinkhorn_knopp", "solve_pseudo_labels"]
 
@@ -75,7 +75,7 @@ def _check_fairness_weight(fairness_weight) -> float:
 
 
 def _check_probs(probs) -> None:
-    _check_logits(probs, name="probs")
+    check_logits(probs, name="probs")
     if probs.shape[0] < 1 or probs.shape[1] < 1:
         raise ValueError(
             f"probs must have at least one row and one column, got shape "
@@ -83,10 +83,10 @@ def _check_probs(probs) -> None:
         )
 
 
-def _prior_tensor(prior, probs: torch.Tensor) -> torch.Tensor:
+def prior_tensor(prior, probs: torch.Tensor) -> torch.Tensor:
     """The prior as a tensor like ``probs`` (uniform when ``prior`` is None)."""
     n_classes = probs.shape[1]
-    u = _validate_prior(prior, n_classes, probs.dtype, probs.device)
+    u = validate_prior(prior, n_classes, probs.dtype, probs.device)
     if u is None:
         u = torch.full((n_classes,), 1.0 / n_classes, dtype=probs.dtype,
                        device=probs.device)
@@ -580,13 +580,13 @@ def solve_pseudo_labels(
         tol >= 0 and math.isfinite(tol)
     ):
         raise ValueError(f"tol must be a finite float >= 0, got {tol!r}.")
-    u = _prior_tensor(prior, probs)
+    u = prior_tensor(prior, probs)
     sigma = probs.detach()
-    return _solve(sigma, _initial_labels(init, sigma), loss, lam, u, method,
+    return solve_validated(sigma, _initial_labels(init, sigma), loss, lam, u, method,
                   int(max_iter), float(tol))
 
 
-def _solve(sigma, y, loss, lam, u, method, max_iter, tol):
+def solve_validated(sigma, y, loss, lam, u, method, max_iter, tol):
     """:func:`solve_pseudo_labels` on validated inputs: ``u`` a normalised
     prior tensor like ``sigma``, ``y`` an owned start or None (uniform).
 
@@ -668,7 +668,7 @@ def pseudo_label_objective(
             f"Y must have the shape of probs {tuple(probs.shape)}, got "
             f"{tuple(Y.shape)}."
         )
-    u = _prior_tensor(prior, probs)
+    u = prior_tensor(prior, probs)
     return _objective(Y.to(probs.dtype), probs, loss, lam, u)
 
 
@@ -737,7 +737,7 @@ def sinkhorn_knopp(
             f"temperature must be a positive finite float, got {temperature!r}."
         )
     n_samples = probs.shape[0]
-    u = _prior_tensor(prior, probs)
+    u = prior_tensor(prior, probs)
     with torch.no_grad():
         tiny = torch.finfo(probs.dtype).tiny
         log_kernel = torch.log(probs.detach().clamp_min(tiny)) / temperature

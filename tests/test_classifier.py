@@ -12,8 +12,9 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from skdeepcluster import SoftLabelClassifier
-from skdeepcluster._training import InputScaler, Supervised
+from skdeepcluster._data import InputScaler
 from skdeepcluster.losses import complement_entropy
+from skdeepcluster.objectives import Supervised
 
 LOSSES = ["collision", "shannon", "complement", "focal"]
 
@@ -166,8 +167,8 @@ def test_uniform_target_gives_zero_gradient_in_the_objective(blobs):
     grads = {}
     for loss in ("collision", "shannon"):
         net = _Prebuilt(X.shape[1], 4).module
-        objective = Supervised(X, Y, net, InputScaler.fit(X), torch.device("cpu"),
-                               loss=loss)
+        objective = Supervised(X, net, InputScaler.fit(X), torch.device("cpu"),
+                               targets=Y, loss=loss)
         value, _ = objective(uniform)
         value.backward()
         grads[loss] = max(float(p.grad.abs().max()) for p in net.parameters())

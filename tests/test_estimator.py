@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from skdeepcluster import DeepEntropyClustering
 from skdeepcluster._base import draw_seeds
 from skdeepcluster._estimator import _restart_plan
+from skdeepcluster._loop import Progress
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +134,19 @@ def test_n_init_keeps_lowest_objective(blobs):
     assert three.objective_ <= one.objective_ + 1e-12
 
 
-def _full_runs(model, X, seeds):
-    """Each seed's restart trained without a pause, and its objective."""
+def _start(model, X, seed):
+    """One restart of ``model`` on X, started and not yet trained."""
     model._validate_X(X, reset=True)
     model._check_params_vs_input(X)
-    device = torch.device("cpu")
+    config = model._loop_config(model._max_iter, model._batch_size)
+    return model._start_run(X, seed, torch.device("cpu"), config)
+
+
+def _full_runs(model, X, seeds):
+    """Each seed's restart trained without a pause, and its objective."""
     runs = []
     for seed in seeds:
-        run = model._advance_run(model._start_run(X, seed, device))
+        run = model._advance_run(_start(model, X, seed), Progress(0, 0, ""))
         model._evaluate(X, run)
         runs.append(run)
     return runs
@@ -151,22 +157,23 @@ def test_paused_run_trains_as_one_that_never_paused(blobs):
     model = small(max_iter=40, tol=0.065, n_iter_no_change=3, batch_size=64,
                   augment="noise")
     (whole,) = _full_runs(model, X, [7])
-    stop = whole["n_iter"]
+    stop = whole.n_iter
     assert 5 < stop < 40  # early stopping fired
-    run = model._start_run(X, 7, torch.device("cpu"))
+    run = _start(model, X, 7)
+    quiet = Progress(0, 0, "")
     # the last two pauses fall inside the calm streak that stops the loop:
     # resuming must carry its counters
     for pause in (2, stop - 2, stop - 1):
-        model._advance_run(run, pause_after=pause)
-        assert run["n_iter"] == pause and not run["loop"]["done"]
-    model._advance_run(run)
-    assert run["loop"]["done"] and run["n_iter"] == stop
-    for a, b in zip(run["module"].parameters(), whole["module"].parameters()):
+        model._advance_run(run, quiet, pause_after=pause)
+        assert run.n_iter == pause and not run.done
+    model._advance_run(run, quiet)
+    assert run.done and run.n_iter == stop
+    for a, b in zip(run.module.parameters(), whole.module.parameters()):
         assert torch.equal(a, b)
     def untimed(history):
         return [{k: v for k, v in h.items() if k != "time"} for h in history]
 
-    assert untimed(run["history"]) == untimed(whole["history"])
+    assert untimed(run.history) == untimed(whole.history)
 
 
 def test_screening_trains_only_the_early_leader_to_the_end(blobs):
@@ -178,13 +185,13 @@ def test_screening_trains_only_the_early_leader_to_the_end(blobs):
     early = []
     for seed in seeds:
         model = small(**{**params, "max_iter": 2})
-        early.append(_full_runs(model, X, [seed])[0]["objective_value"])
+        early.append(_full_runs(model, X, [seed])[0].objective_value)
     leader = seeds[int(np.argmin(early))]
     (full,) = _full_runs(small(**params), X, [leader])
     assert screened.n_iter_ == 12 and len(screened.history_) == 12
-    assert screened.objective_ == full["objective_value"]
-    np.testing.assert_array_equal(screened.labels_, full["labels"])
-    for a, b in zip(screened.module_.parameters(), full["module"].parameters()):
+    assert screened.objective_ == full.objective_value
+    np.testing.assert_array_equal(screened.labels_, full.labels)
+    for a, b in zip(screened.module_.parameters(), full.module.parameters()):
         assert torch.equal(a, b)
 
 
@@ -348,8 +355,9 @@ def test_gpu_fit_then_cpu_predict(blobs):
 def _objective(X, adversarial_weight, n_neighbors=5):
     import torch
 
+    from skdeepcluster._data import InputScaler
     from skdeepcluster._neighbors import nearest_neighbors
-    from skdeepcluster._training import InputScaler, SelfLabeling
+    from skdeepcluster.objectives import SelfLabeling
 
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(),
@@ -403,7 +411,7 @@ def test_epoch_summary_is_that_of_every_batch_of_the_epoch(blobs):
     """The running totals give what the batches' own statistics give: the
     share of points whose pseudo-label moved, the sizes of the latest
     pseudo-labels and the mutual-information score."""
-    from skdeepcluster import _training
+    from skdeepcluster._data import batches
 
     X = blobs[0].astype(np.float32)
     objective = _objective(X, 0.0)
@@ -412,7 +420,7 @@ def test_epoch_summary_is_that_of_every_batch_of_the_epoch(blobs):
     previous = np.full(n, -1)
     for _ in range(2):
         labels, prob_sum, entropy_sum = np.full(n, -1), 0.0, 0.0
-        for idx in _training.batches(n, 64, generator):
+        for idx in batches(n, 64, generator):
             with torch.no_grad():
                 _, record = objective(idx)
             labels[record["idx"]] = record["labels"].numpy()
@@ -436,8 +444,8 @@ def test_neighbour_lists_are_exact_within_a_block(query_size):
     import torch
     from sklearn.neighbors import NearestNeighbors
 
+    from skdeepcluster._data import InputScaler
     from skdeepcluster._neighbors import nearest_neighbors
-    from skdeepcluster._training import InputScaler
 
     X = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)
     scaler = InputScaler.fit(X)
@@ -451,8 +459,8 @@ def test_neighbour_lists_are_exact_within_a_block(query_size):
 def test_neighbour_lists_stay_within_shuffled_blocks():
     import torch
 
+    from skdeepcluster._data import InputScaler
     from skdeepcluster._neighbors import nearest_neighbors
-    from skdeepcluster._training import InputScaler
 
     X = np.random.default_rng(1).normal(size=(1000, 80)).astype(np.float32)
     found = nearest_neighbors(X, 4, InputScaler.fit(X),
@@ -461,45 +469,50 @@ def test_neighbour_lists_stay_within_shuffled_blocks():
     assert (found != np.arange(1000)[:, None]).all()  # never the point itself
 
 
-def test_final_pass_samples_rows_for_the_objective(blobs, monkeypatch):
+def test_final_pass_samples_rows_for_the_objective(blobs):
     # With more rows than SelfLabeling.objective_rows, fit makes one pass that
     # keeps every row's label and the logits of evenly spaced rows only; the
     # labels are predict's, the objective sees those rows' logits.
-    from skdeepcluster import _training
+    from skdeepcluster._inference import predict_labels_and_sample, predict_logits
+    from skdeepcluster.objectives import SelfLabeling
 
     X, _ = blobs
     cpu = torch.device("cpu")
     model = small(max_iter=2).fit(X)
-    logits = _training.predict_logits(model.module_, X, model._scaler, cpu)
-    labels, sample, finite = _training.predict_labels_and_sample(
+    logits = predict_logits(model.module_, X, model._scaler, cpu)
+    labels, sample, finite = predict_labels_and_sample(
         model.module_, X, model._scaler, cpu, 7, batch_size=64)
     assert finite
     np.testing.assert_array_equal(labels, model.predict(X))
     torch.testing.assert_close(sample, logits[::7])
 
     seen = []
-    original = _training.SelfLabeling.objective_value
 
-    def record(self, sample_logits):
-        seen.append(sample_logits.clone())
-        return original(self, sample_logits)
+    class Recording(SelfLabeling):  # through the objective's extension point
+        objective_rows = 50
 
-    monkeypatch.setattr(_training.SelfLabeling, "objective_rows", 50)
-    monkeypatch.setattr(_training.SelfLabeling, "objective_value", record)
-    refit = small(max_iter=2, n_init=1).fit(X)  # 300 rows: every 6th, 50 rows
+        def objective_value(self, sample_logits):
+            seen.append(sample_logits.clone())
+            return super().objective_value(sample_logits)
+
+    class RecordingClustering(DeepEntropyClustering):
+        objective_class = Recording
+
+    refit = RecordingClustering(**small(max_iter=2, n_init=1).get_params()).fit(X)
     np.testing.assert_array_equal(refit.labels_, refit.predict(X))
-    full = _training.predict_logits(refit.module_, X, refit._scaler, cpu)
-    torch.testing.assert_close(seen[-1], full[::6])
+    full = predict_logits(refit.module_, X, refit._scaler, cpu)
+    torch.testing.assert_close(seen[-1], full[::6])  # 300 rows: every 6th
     assert np.isfinite(refit.objective_)
 
 
 def test_final_pass_reports_non_finite_logits(blobs):
-    from skdeepcluster import _training
+    from skdeepcluster._inference import predict_labels_and_sample
+    from skdeepcluster._networks import head_of
 
     X, _ = blobs
     model = small(max_iter=1).fit(X)
     with torch.no_grad():
-        _training.head_of(model.module_).bias.fill_(float("inf"))
-    *_, finite = _training.predict_labels_and_sample(
+        head_of(model.module_).bias.fill_(float("inf"))
+    *_, finite = predict_labels_and_sample(
         model.module_, X, model._scaler, torch.device("cpu"), 1)
     assert not finite

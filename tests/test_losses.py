@@ -499,11 +499,11 @@ def test_log_prob_forms_match_public_losses():
     target = torch.softmax(_logits(40, 6, seed=42), dim=1)
     log_probs = F.log_softmax(logits, dim=1)
     torch.testing.assert_close(
-        L._collision_from_log_probs(log_probs, target.log()).mean(),
+        L.collision_from_log_probs(log_probs, target.log()).mean(),
         L.collision_cross_entropy(logits, target))
     prior = torch.tensor([0.1, 0.2, 0.3, 0.1, 0.2, 0.1], dtype=logits.dtype)
     for u in (None, prior):
         log_u = None if u is None else L._log_prior(u)
         torch.testing.assert_close(
-            L._weak_fairness_from_log_probs(log_probs, log_u),
+            L.weak_fairness_from_log_probs(log_probs, log_u),
             L.weak_fairness(logits, u))

@@ -24,7 +24,7 @@ from sklearn.utils.validation import validate_data
 import skdeepcluster
 from skdeepcluster import DeepEntropyClustering
 from skdeepcluster._base import PICKLE_FORMAT
-from skdeepcluster._training import InputScaler
+from skdeepcluster._data import InputScaler
 
 # Fits of a few epochs often leave a cluster empty; the tests about that warning
 # catch it with pytest.warns, which records it whatever the filters say.
@@ -130,6 +130,12 @@ def test_cuda_without_gpu_is_a_value_error_at_fit_not_construction(X):
         model.fit(X)
     with pytest.raises(ValueError, match=r"device='cuda:1'"):
         small(device="cuda:1").fit(X)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_unavailable_device_type_is_a_value_error(X):
+    with pytest.raises(ValueError, match=r"device='mps'.*cannot use a 'mps'"):
+        small(device="mps").fit(X)
 
 
 def test_unknown_device_string_is_a_value_error(X):

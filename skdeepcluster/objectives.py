@@ -1,166 +1,48 @@
-"""The epoch loop and the batch objectives. Knows torch, not scikit-learn.
+"""Batch objectives: what the epoch loop minimises on each mini-batch.
 
-Data stay in host memory (a NumPy array or memmap) and stream to the device
-one mini-batch at a time, so device memory does not grow with n_samples.
+An objective is built once per training run and then called by the loop for
+every mini-batch. It follows this protocol:
+
+- ``X``: the host training data (the loop reads its number of rows);
+- ``objective(idx) -> (loss, record)``: the scalar loss of rows ``idx``
+  (a sorted int array) to back-propagate, and what the epoch statistics need
+  from that batch (tensors, kept on the device);
+- ``tally(record)``: add one batch's record to the epoch's running totals;
+- ``end_epoch() -> dict``: the epoch's summary (it goes into ``history_``;
+  a ``"change"`` entry drives early stopping) and a fresh start of the totals;
+- ``release()``: drop what only training needs, once the loop has ended.
+
+:class:`SelfLabeling` is the objective of
+:class:`~skdeepcluster.DeepEntropyClustering` and :class:`Supervised` the
+one of :class:`~skdeepcluster.SoftLabelClassifier`. Each estimator builds its
+objective from the class attribute ``objective_class``: to vary the objective,
+subclass the objective, override one of its documented methods and set the
+subclass on a subclass of the estimator, for example::
+
+    class Shrunk(SelfLabeling):
+        def pseudo_labels(self, probs, tol=YSTEP_TOL):
+            return 0.9 * super().pseudo_labels(probs, tol) + 0.1 / probs.shape[1]
+
+    class ShrunkClustering(DeepEntropyClustering):
+        objective_class = Shrunk
+
+The estimator's parameters, cloning, pickling and grid search keep working,
+because the objective is not a parameter.
 """
 
 from __future__ import annotations
-
-import time
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import losses
 from . import pseudo_labels as pl
+from ._data import fetch
 from ._networks import head_of
-from .metrics import _size_balance
+from .metrics import size_balance
 from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
 
-
-class InputScaler:
-    """Centre features and divide by one global scale, on the device.
-
-    A single scale (the root-mean-square of the centred data) keeps the relative
-    weight of features, as K-means does, while making the network insensitive
-    to the units of X (pixels in 0..255 or in 0..1 give the same fit).
-    """
-
-    def __init__(self, mean: np.ndarray, scale: float):
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.scale = float(scale)
-        self._on = {}
-
-    @classmethod
-    def fit(cls, X, chunk=8192):
-        """Statistics of X in float64, one chunk at a time (a memmap is not copied).
-
-        Each chunk is centred on its own mean and the chunks are merged (Chan et
-        al.'s pairwise update), so a large offset (1e8 + noise) does not cancel
-        the variance away; squares of values in float32's range (all the
-        estimator accepts) do not overflow float64. Constant data get scale
-        1; a tiny scale is floored at float32's smallest normal number so the
-        float32 division never divides by zero.
-        """
-        n, d = X.shape
-        mean = np.zeros(d)
-        m2 = np.zeros(d)  # sum of squared deviations from the running mean
-        seen = 0
-        for start in range(0, n, chunk):
-            block = np.asarray(X[start : start + chunk], dtype=np.float64)
-            size = block.shape[0]
-            block_mean = block.mean(0)
-            block_m2 = ((block - block_mean) ** 2).sum(0)
-            delta = block_mean - mean
-            total = seen + size
-            mean = mean + delta * (size / total)
-            m2 = m2 + block_m2 + delta * delta * (seen * size / total)
-            seen = total
-        var = float((m2 / n).mean())
-        scale = float(np.sqrt(var)) if np.isfinite(var) and var > 0 else 1.0
-        return cls(mean, max(scale, float(np.finfo(np.float32).tiny)))
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        key = (x.device, x.dtype)
-        if key not in self._on:
-            self._on[key] = torch.as_tensor(self.mean, device=x.device, dtype=x.dtype)
-        return (x - self._on[key]) / self.scale
-
-    def __getstate__(self):
-        return {"mean": self.mean, "scale": self.scale}
-
-    def __setstate__(self, state):
-        self.__init__(state["mean"], state["scale"])
-
-
-def host_rows(X, idx) -> np.ndarray:
-    """Rows ``idx`` of host array X as a C-ordered, writable float32 array.
-
-    Copies only when needed: indexing with an array already copies, while a
-    slice of a read-only memmap would otherwise reach torch as a read-only
-    view.
-    """
-    return np.require(X[idx], dtype=np.float32, requirements=["C", "W"])
-
-
-def fetch(X, idx, device) -> torch.Tensor:
-    """Rows ``idx`` of host array X as a float32 tensor on ``device``."""
-    batch = torch.from_numpy(host_rows(X, idx))
-    if device.type == "cuda":
-        return batch.pin_memory().to(device, non_blocking=True)
-    return batch.to(device)
-
-
-def _eval_logits(module, X, scaler, device, batch_size):
-    """Yield ``(start, logits)`` batch by batch: eval-mode, float32, on the CPU."""
-    was_training = module.training
-    module.eval()
-    try:
-        for start in range(0, X.shape[0], batch_size):
-            part = module(scaler(fetch(X, slice(start, start + batch_size), device)))
-            yield start, part.float().cpu()
-    finally:
-        module.train(was_training)
-
-
-@torch.inference_mode()
-def predict_logits(module, X, scaler, device, batch_size=4096) -> torch.Tensor:
-    """Eval-mode logits for every row of X, as a float32 CPU tensor.
-
-    The output is allocated once and filled batch by batch: collecting
-    per-batch tensors and concatenating them fragments the heap (about 1 GiB
-    of extra resident memory for a million rows).
-    """
-    out = None
-    for start, part in _eval_logits(module, X, scaler, device, batch_size):
-        if out is None:
-            out = torch.empty((X.shape[0], part.shape[1]), dtype=torch.float32)
-        out[start : start + part.shape[0]] = part
-    return out
-
-
-@torch.inference_mode()
-def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096):
-    """One eval-mode pass over X for the end of a fit.
-
-    Returns the argmax label of every row (the labels ``predict`` gives), the
-    logits of rows ``0, every, 2·every, ...`` and whether every logit was
-    finite. It holds n labels and n / every logits instead of all n × K
-    logits (400 MB for a million rows and 100 clusters). Both are written
-    into arrays allocated once: a small tensor kept from each batch would
-    be carved out of the memory the batch's activations just freed, and the
-    next batch would need fresh memory (up to 480 MiB more resident memory
-    over a million rows, measured by ``benchmarks/bench_memmap.py``).
-    """
-    n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.int64)
-    out_labels = torch.from_numpy(labels)
-    sample, finite = None, True
-    for start, part in _eval_logits(module, X, scaler, device, batch_size):
-        stop = start + part.shape[0]
-        if sample is None:
-            sample = torch.empty((-(-n_samples // every), part.shape[1]),
-                                 dtype=torch.float32)
-        finite = finite and bool(torch.isfinite(part).all())
-        torch.argmax(part, 1, out=out_labels[start:stop])
-        first = start + (-start) % every  # the first kept row of this batch
-        rows, at = part[first - start :: every], first // every
-        sample[at : at + rows.shape[0]] = rows
-    return labels, sample, finite
-
-
-def batches(n_samples, batch_size, generator):
-    """Shuffled index batches of near-equal size (none of size 1 unless n is 1).
-
-    The permutation is drawn now; each batch is a sorted copy of a slice of
-    it, made when the loop reaches it (not all at once: 8 MB per epoch for
-    a million rows).
-    """
-    order = torch.randperm(n_samples, generator=generator).numpy()
-    n_batches = max(1, n_samples // batch_size)
-    return (np.sort(b) for b in np.array_split(order, n_batches))
+__all__ = ["YSTEP_TOL", "SelfLabeling", "Supervised"]
 
 
 def _add_up(sums, values):
@@ -176,26 +58,24 @@ def _add_up(sums, values):
 #: y-problems recorded from MNIST training (7.0 against 12.8 on average),
 #: while the pseudo-labels stay within 0.15% of the exact optimum's mass per
 #: row (mean L1 distance 1.5e-3) and keep its argmax on 99.97% of rows
-#: (``benchmarks/dev/ystep_tolerance_experiment.py``).
+#: (the user guide's "What matters" page, section on the y-step tolerance).
 YSTEP_TOL = 1e-3
 
 
-@dataclass
-class LoopConfig:
-    max_iter: int
-    batch_size: int
-    tol: float
-    n_iter_no_change: int
-    verbose: int = 0
-
-
 class SelfLabeling:
-    """Self-labeling batch objective for clustering (THEORY.md §2-3).
+    """Self-labeling batch objective for clustering (see the theory page of
+    the documentation, sections 2-3).
 
     Each mini-batch: forward the points (and a paired view: a nearest
     neighbour and/or an augmented copy), solve the pseudo-labels of the batch
     on the detached predictions (the y-step), and return the network loss of
     both views against those pseudo-labels plus the head's margin penalty.
+
+    Subclasses may override :meth:`view` (how a batch becomes network input),
+    :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
+    step's loss against the pseudo-labels) and :meth:`adversarial_loss`; the
+    constructor's keywords are those the estimator passes and may grow in a
+    later release, so a subclass should accept and forward ``**kwargs``.
     """
 
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
@@ -217,7 +97,9 @@ class SelfLabeling:
         self._sums = None  # the epoch's running statistics
         self._prior_cache = {}  # u and ln u as tensors, per (dtype, device)
 
-    def _view(self, x):
+    def view(self, x):
+        """Network input for the host batch ``x`` on the device: augmented
+        (when an augmenter is set), then scaled."""
         if self.augmenter is not None:
             x = self.augmenter(x)
         return self.scaler(x)
@@ -228,30 +110,35 @@ class SelfLabeling:
             return None
         key = ("ln u", like.dtype, like.device)
         if key not in self._prior_cache:
-            self._prior_cache[key] = losses._log_prior(self.prior.to(like))
+            self._prior_cache[key] = losses.log_prior(self.prior.to(like))
         return self._prior_cache[key]
 
-    def _pseudo_labels(self, probs, tol=YSTEP_TOL):
+    def pseudo_labels(self, probs, tol=YSTEP_TOL):
+        """The y-step: soft pseudo-labels ``(n, K)`` for the detached
+        predictions ``probs`` of one batch, rows on the simplex."""
         if self.loss == "shannon":
             prior = None if self.prior is None else self.prior.to(probs)
             return sinkhorn_knopp(probs, prior=prior)
         # the y-step of every batch: validated once, solved from the uniform start
         key = ("u", probs.dtype, probs.device)
         if key not in self._prior_cache:
-            self._prior_cache[key] = pl._prior_tensor(self.prior, probs)
-        labels, _ = pl._solve(probs, None, self.loss, float(self.fairness_weight),
-                              self._prior_cache[key], self.solver, pl.MAX_ITER,
-                              tol)
+            self._prior_cache[key] = pl.prior_tensor(self.prior, probs)
+        labels, _ = pl.solve_validated(
+            probs, None, self.loss, float(self.fairness_weight),
+            self._prior_cache[key], self.solver, pl.MAX_ITER, tol)
         return labels
 
-    def _network_loss(self, logits, log_probs, target, log_target):
+    def network_loss(self, logits, log_probs, target, log_target):
+        """Mean loss of one view's ``logits`` (and their log-softmax) against
+        the pseudo-labels ``target`` (``log_target`` is ``ln target`` for the
+        collision loss, else None)."""
         if self.loss == "collision":
-            return losses._collision_from_log_probs(log_probs, log_target).mean()
+            return losses.collision_from_log_probs(log_probs, log_target).mean()
         if self.loss == "reverse":
             return losses.reverse_cross_entropy(logits, target)
         return losses.cross_entropy(logits, target)
 
-    def _adversarial_loss(self, inputs, log_p, idx):
+    def adversarial_loss(self, inputs, log_p, idx):
         """Virtual adversarial training (Miyato et al. 2018; IMSAT, Hu et al.
         2017): ``KL(σ(x) ‖ σ(x + r))`` for the perturbation ``r`` that changes
         the prediction most, found by one power iteration.
@@ -277,14 +164,14 @@ class SelfLabeling:
 
     def __call__(self, idx):
         x = fetch(self.X, idx, self.device)
-        views = [self._view(x)]
+        views = [self.view(x)]
         if self.pair_neighbors:
             pick = torch.randint(self.neighbors.shape[1], (len(idx),),
                                  generator=self.generator).numpy()
-            views.append(self._view(fetch(self.X, self.neighbors[idx, pick],
+            views.append(self.view(fetch(self.X, self.neighbors[idx, pick],
                                           self.device)))
         elif self.augmenter is not None:
-            views.append(self._view(x))
+            views.append(self.view(x))
         batch = views[0] if len(views) == 1 else torch.cat(views)
         logits = self.module(batch).float().chunk(len(views))
         # ln σ once per view: the y-step, every loss term and the epoch
@@ -295,27 +182,27 @@ class SelfLabeling:
                 probs = log_probs[0].detach().exp()
             else:  # the views' product of experts
                 probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
-            target = self._pseudo_labels(probs)
+            target = self.pseudo_labels(probs)
             # y-step rows are on the simplex: each has mass
             log_target = target.log() if self.loss == "collision" else None
-        loss = sum(self._network_loss(z, lp, target, log_target)
+        loss = sum(self.network_loss(z, lp, target, log_target)
                    for z, lp in zip(logits, log_probs)) / len(logits)
         if self.fairness_weight > 0:
             # weak fairness on the network's own batch marginal: the y-step's
             # strong fairness cannot move confident predictions on its own
             loss = loss + self.fairness_weight * sum(
-                losses._weak_fairness_from_log_probs(lp, self._log_prior(lp))
+                losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
                 for lp in log_probs) / len(logits)
         if self.weight_decay > 0 and self.head is not None:
             loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
         if self.adversarial_weight > 0:
-            loss = loss + self.adversarial_weight * self._adversarial_loss(
+            loss = loss + self.adversarial_weight * self.adversarial_loss(
                 views[0], log_probs[0].detach(), idx)
         with torch.no_grad():
             log_p = log_probs[0].detach()
             p = log_p.exp() if len(views) > 1 else probs
             stats = {"labels": target.argmax(1), "idx": idx, "prob_sum": p.sum(0),
-                     "entropy_sum": losses._entropy_from_log_probs(log_p, p).sum()}
+                     "entropy_sum": losses.entropy_from_log_probs(log_p, p).sum()}
         return loss, stats
 
     def tally(self, record):
@@ -355,7 +242,7 @@ class SelfLabeling:
             "score": float(-(mean_prob * mean_prob.log()).sum()) - mean_entropy,
             "change": changed / n,
             "cluster_sizes": sizes.tolist(),
-            "balance": _size_balance(sizes, len(sizes)),
+            "balance": size_balance(sizes, len(sizes)),
         }
 
     def release(self):
@@ -383,113 +270,13 @@ class SelfLabeling:
         differ by 1.5e-2 or more."""
         logits = logits.float()
         probs = torch.softmax(logits, 1)
-        target = self._pseudo_labels(probs, tol=pl.TOL)
+        target = self.pseudo_labels(probs, tol=pl.TOL)
         if self.loss == "shannon":
             return float(losses.cross_entropy(logits, target))
         prior = None if self.prior is None else self.prior.to(probs)
         return float(pseudo_label_objective(target, probs, loss=self.loss,
                                             fairness_weight=self.fairness_weight,
                                             prior=prior))
-
-
-def train(module, optimizer, objective, config: LoopConfig, generator, history,
-          *, desc="fit", state=None, pause_after=None):
-    """Run up to ``config.max_iter`` epochs; return (epochs run, interrupted).
-
-    Stops early when the objective's per-epoch ``change`` (or the relative
-    loss improvement) stays below ``tol`` for ``n_iter_no_change`` epochs.
-    Ctrl-C ends training after a warning; the module keeps its current weights.
-    A non-finite loss raises ``FloatingPointError`` naming the epoch.
-
-    ``pause_after`` returns after that epoch; passing the same ``state`` dict
-    to a later call resumes the loop where it paused (its epoch count and
-    early-stopping counters), so a paused and resumed run trains exactly as
-    one that never paused. ``state["done"]`` tells whether the loop ended
-    (early stop or ``max_iter``).
-    """
-    n_samples = objective.X.shape[0]
-    state = {} if state is None else state
-    calm, best = state.get("calm", 0), state.get("best", np.inf)
-    epoch = first = state.get("epoch", 0)
-    last = config.max_iter if pause_after is None else min(pause_after, config.max_iter)
-    stopped = False  # by the early-stopping rule
-    module.train()
-    progress = _Progress(last - first, config.verbose, desc)
-    try:
-        for epoch in range(first + 1, last + 1):
-            start = time.perf_counter()
-            total = torch.zeros((), device=next(module.parameters()).device)
-            for idx in batches(n_samples, config.batch_size, generator):
-                loss, record = objective(idx)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(idx)
-                objective.tally(record)
-            epoch_loss = float(total) / n_samples
-            if not np.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"The training loss became {epoch_loss} at epoch {epoch}. Try a "
-                    "lower learning_rate, a larger weight_decay, or check X for "
-                    "extreme values."
-                )
-            summary = {"epoch": epoch, "loss": epoch_loss,
-                       **objective.end_epoch(),
-                       "time": time.perf_counter() - start}
-            history.append(summary)
-            progress.update(summary)
-            change = summary.get("change", (best - epoch_loss) / max(abs(best), 1e-12))
-            best = min(best, epoch_loss)
-            calm = calm + 1 if change < config.tol else 0
-            state.update(calm=calm, best=best, epoch=epoch)
-            if config.n_iter_no_change and calm >= config.n_iter_no_change:
-                stopped = True
-                break
-    except KeyboardInterrupt:
-        warnings.warn(
-            f"Training interrupted at epoch {epoch}; the model keeps the weights "
-            "it had then.", RuntimeWarning, stacklevel=3,
-        )
-        state["done"] = True
-        return max(epoch - 1, first), True
-    finally:
-        progress.close()
-    state["done"] = stopped or epoch >= config.max_iter
-    return epoch, False
-
-
-class _Progress:
-    """Per-epoch progress: a tqdm bar when available, else plain lines."""
-
-    def __init__(self, total, verbose, desc):
-        self.verbose, self.bar = verbose, None
-        if verbose <= 0:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return
-        self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
-
-    def update(self, summary):
-        if self.verbose <= 0:
-            return
-        hidden = ("epoch", "time", "cluster_sizes")
-        shown = {k: v for k, v in summary.items() if k not in hidden}
-        text = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in shown.items()
-        )
-        if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=False)
-            self.bar.update(1)
-        else:
-            print(f"epoch {summary['epoch']}: {text} ({summary['time']:.2f}s)",
-                  flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 class Supervised:
@@ -508,7 +295,7 @@ class Supervised:
     :class:`SelfLabeling`.
     """
 
-    def __init__(self, X, targets, module, scaler, device, *, loss, gamma=None,
+    def __init__(self, X, module, scaler, device, *, targets, loss, gamma=None,
                  weight_decay=0.0):
         if targets.ndim == 2 and loss in ("complement", "focal"):
             raise ValueError(f"loss={loss!r} needs class-index targets.")
@@ -520,7 +307,8 @@ class Supervised:
         self.best_loss = np.inf
         self._sums = None  # the epoch's running statistics
 
-    def _batch_loss(self, logits, target):
+    def batch_loss(self, logits, target):
+        """Mean loss of float64 ``logits`` against the batch's targets."""
         if self.loss == "collision":
             return losses.collision_cross_entropy(logits, target)
         if self.loss == "shannon":
@@ -538,7 +326,7 @@ class Supervised:
         logits = self.module(self.scaler(fetch(self.X, idx, self.device))).double()
         target = torch.from_numpy(np.ascontiguousarray(self.targets[idx]))
         target = target.to(self.device)
-        loss = self._batch_loss(logits, target)
+        loss = self.batch_loss(logits, target)
         if self.weight_decay > 0 and self.head is not None:
             loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
         with torch.no_grad():
