@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make compare   the main job: DeepEntropyClustering against KMeans on digits
-#   make test      the test suite
+#   make test      the test suite (make test-slow: the quality floors, on top)
 # Both create .venv and install what they need on first use.
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
 ARGS ?=
 
-.PHONY: test compare docs bench lint clean
+.PHONY: test test-slow compare docs bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ $(VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(ARGS)
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow $(ARGS)
 
 compare: $(VENV)/.installed
 	$(VENV)/bin/skdeepcluster compare $(ARGS)

@@ -82,7 +82,7 @@ print(json.dumps({"config": config, "epoch_seconds": float(np.median(epochs)),
 
 
 CONFIGS = ("supervised", "self-labeling", "default", "default + VAT")
-TARGET = 0.25  # self-labeling overhead over a supervised epoch (issue #3)
+TARGET = 0.25  # self-labeling overhead over a supervised epoch
 
 
 def _summary(config, runs):
@@ -152,7 +152,7 @@ def main():
                      f"{r['setup_seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
                      f"{max(r['load_average_1min']):.1f} |")
     overhead = rows[1]["overhead_vs_supervised"]
-    lines += ["", f"Target (issue #3): self-labeling overhead <= "
+    lines += ["", f"Target: self-labeling overhead <= "
               f"{100 * TARGET:.0f}%: {100 * overhead:+.0f}%, "
               f"**{'met' if overhead <= TARGET else 'missed'}**."]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -28,7 +28,8 @@ def blobs():
 
 
 def small(**kw):
-    params = {"n_clusters": 4, "max_iter": 20, "random_state": 0, **kw}
+    params = {"n_clusters": 4, "n_init": 1, "max_iter": 20, "random_state": 0,
+              **kw}
     return DeepEntropyClustering(**params)
 
 
@@ -69,7 +70,8 @@ def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
 
 @pytest.mark.parametrize(
     "params",
-    [{"model": "mlp"}, {"model": "linear", "max_iter": 100, "learning_rate": 1e-2}],
+    [{"model": "mlp"},
+     {"model": "linear", "max_iter": 100, "learning_rate": 1e-2, "n_init": 3}],
 )
 def test_models(blobs, params):
     X, y = blobs
@@ -284,7 +286,7 @@ def test_grid_search_without_and_with_labels(blobs):
     search = GridSearchCV(small(max_iter=3), grid, cv=2, n_jobs=2).fit(X)
     assert search.best_params_["fairness_weight"] in (0.5, 2.0)
     assert np.isfinite(search.best_score_)
-    search = GridSearchCV(small(max_iter=3), grid, cv=2,
+    search = GridSearchCV(small(max_iter=3, n_init=3), grid, cv=2,
                           scoring=make_scorer(adjusted_rand_score)).fit(X, y)
     assert search.best_score_ > 0.5
 
@@ -330,6 +332,7 @@ def test_verbose_prints_progress(blobs, capsys):
     assert out.out == "" and out.err == ""
 
 
+@pytest.mark.slow
 def test_beats_kmeans_on_digits_quality_floor():
     """Quality floor: a short budget on digits must beat KMeans on the same data."""
     from skdeepcluster.metrics import clustering_accuracy
@@ -377,11 +380,17 @@ def test_adversarial_term_is_a_positive_divergence(blobs):
     """The VAT term adds KL(σ(x) || σ(x + r)) > 0 to the same batch loss."""
     X = blobs[0].astype(np.float32)
     idx = np.arange(64)
-    plain, _ = _objective(X, 0.0)(idx)
-    with_vat, _ = _objective(X, 2.0)(idx)
+    without, with_term = _objective(X, 0.0), _objective(X, 2.0)  # same weights
+    plain, _ = without(idx)
+    with_vat, _ = with_term(idx)
     assert with_vat.item() > plain.item()
-    # the term is a divergence: its gradient reaches the network's weights
+    # the term's own gradient reaches the network's first layer: the two
+    # losses differ only by it (same weights, same pairs)
+    plain.backward()
     with_vat.backward()
+    first, first_vat = without.module[0].weight.grad, with_term.module[0].weight.grad
+    assert torch.isfinite(first_vat).all()
+    assert (first_vat - first).abs().max() > 1e-6
 
 
 @pytest.mark.parametrize("n_neighbors", [10, 0])
@@ -438,35 +447,76 @@ def test_epoch_summary_is_that_of_every_batch_of_the_epoch(blobs):
         previous = labels
 
 
-@pytest.mark.parametrize("query_size", [7, 256])
-def test_neighbour_lists_are_exact_within_a_block(query_size):
-    """Up to block_size rows the lists are the exact k nearest other rows."""
-    import torch
+def _embedded(X, scaler):
+    """The neighbour search's PCA space, as _neighbors builds it (seed 0)."""
+    from skdeepcluster._neighbors import MAX_DIM, _Projection
+
+    project = _Projection(X, scaler, MAX_DIM, torch.Generator().manual_seed(0))
+    return project.embed_all(X)
+
+
+def _exact_lists(Z, k):
     from sklearn.neighbors import NearestNeighbors
 
+    return NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[1][:, 1:]
+
+
+def test_neighbour_lists_are_exact_up_to_the_limit():
+    """Up to exact_max_rows rows the lists are the exact k nearest other rows,
+    nearest first, whatever the block size."""
     from skdeepcluster._data import InputScaler
     from skdeepcluster._neighbors import nearest_neighbors
 
-    X = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)
+    X = np.random.default_rng(0).normal(size=(300, 60)).astype(np.float32)
     scaler = InputScaler.fit(X)
     found = nearest_neighbors(X, 6, scaler, torch.Generator().manual_seed(0),
-                              query_size=query_size)
-    Z = scaler(torch.from_numpy(X)).numpy()
-    expected = NearestNeighbors(n_neighbors=7).fit(Z).kneighbors(Z)[1][:, 1:]
-    np.testing.assert_array_equal(np.sort(found, 1), np.sort(expected, 1))
+                              block_size=50)
+    expected = _exact_lists(_embedded(X, scaler), 6)
+    np.testing.assert_array_equal(found, expected)
 
 
-def test_neighbour_lists_stay_within_shuffled_blocks():
-    import torch
+@pytest.mark.parametrize("query_size", [7, 256])
+def test_neighbour_lists_are_exact_within_each_random_block(query_size):
+    """Beyond the exact limit (and without pynndescent) each row's list is the
+    exact nearest among the rows of its own random block, and never itself."""
+    from skdeepcluster._data import InputScaler
+    from skdeepcluster._neighbors import MAX_DIM, _Projection, _within_blocks
 
+    X = np.random.default_rng(1).normal(size=(1000, 80)).astype(np.float32)
+    scaler = InputScaler.fit(X)
+    generator = torch.Generator().manual_seed(0)
+    project = _Projection(X, scaler, MAX_DIM, generator)
+    state = generator.get_state()
+    found = _within_blocks(X, project, 4, generator, 300, query_size)
+    assert found.shape == (1000, 4) and found.dtype == np.int32
+    # the blocks the search drew: the same permutation, split in four
+    order = torch.randperm(1000, generator=torch.Generator().set_state(state))
+    Z = project.embed_all(X)
+    for members in np.array_split(order.numpy(), 4):
+        members = np.sort(members)
+        inside = np.isin(found[members], members)
+        assert inside.all()  # neighbours never leave the block
+        expected = members[_exact_lists(Z[members], 4)]
+        np.testing.assert_array_equal(np.sort(found[members], 1),
+                                      np.sort(expected, 1))
+
+
+@pytest.mark.slow  # pynndescent compiles its kernels with numba on first use
+def test_approximate_neighbour_lists_have_high_recall():
+    pytest.importorskip("pynndescent")
     from skdeepcluster._data import InputScaler
     from skdeepcluster._neighbors import nearest_neighbors
 
-    X = np.random.default_rng(1).normal(size=(1000, 80)).astype(np.float32)
-    found = nearest_neighbors(X, 4, InputScaler.fit(X),
-                              torch.Generator().manual_seed(0), block_size=300)
-    assert found.shape == (1000, 4) and found.dtype == np.int32
-    assert (found != np.arange(1000)[:, None]).all()  # never the point itself
+    X, _ = make_blobs(n_samples=3000, n_features=20, centers=10, random_state=0)
+    X = X.astype(np.float32)
+    scaler = InputScaler.fit(X)
+    found = nearest_neighbors(X, 10, scaler, torch.Generator().manual_seed(0),
+                              exact_max_rows=1000)
+    assert found.shape == (3000, 10)
+    assert (found != np.arange(3000)[:, None]).all()  # never the row itself
+    exact = _exact_lists(_embedded(X, scaler), 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+    assert recall > 0.9
 
 
 def test_final_pass_samples_rows_for_the_objective(blobs):

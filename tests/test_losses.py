@@ -503,7 +503,7 @@ def test_log_prob_forms_match_public_losses():
         L.collision_cross_entropy(logits, target))
     prior = torch.tensor([0.1, 0.2, 0.3, 0.1, 0.2, 0.1], dtype=logits.dtype)
     for u in (None, prior):
-        log_u = None if u is None else L._log_prior(u)
+        log_u = None if u is None else L.log_prior(u)
         torch.testing.assert_close(
             L.weak_fairness_from_log_probs(log_probs, log_u),
             L.weak_fairness(logits, u))
