@@ -35,10 +35,12 @@ extensions = [
     "command_help",
 ]
 
-# reStructuredText pages only. Markdown files in docs/ (benchmarks.md, ...)
-# are fragments pulled into pages by ``optional-include``, not pages.
-source_suffix = {".rst": "restructuredtext"}
-exclude_patterns = ["_build", "*.md", "_ext", "_templates"]
+# Pages are reStructuredText, plus the Markdown theory page; the other
+# Markdown files in docs/ are fragments pulled into pages by
+# ``optional-include``, not pages.
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "benchmarks.md", "classification_results.md", "_ext",
+                    "_templates"]
 templates_path = ["_templates"]
 root_doc = "index"
 default_role = "literal"
