@@ -24,11 +24,11 @@ import numpy as np
 import sklearn
 import torch
 from sklearn import datasets as skdata
-from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from skdeepcluster import DeepEntropyClustering
+from skdeepcluster.baselines import BASELINES, OPTIONAL_BASELINES, make_baseline
 from skdeepcluster.datasets import load_fashion_mnist, load_mnist, make_toy_datasets
 from skdeepcluster.metrics import clustering_report
 
@@ -42,7 +42,12 @@ DEEP = {"deep-collision": {"loss": "collision"}, "deep-reverse": {"loss": "rever
         "deep-shannon": {"loss": "shannon"},
         # the documented image option for MLPs (images only: 28×28 or 8×8)
         "deep-collision-affine": {"loss": "collision", "augment": "affine"}}
-ALL_METHODS = ["kmeans", "gmm", "agglomerative", "spectral", *DEEP]
+# Baselines skipped above this many samples, to bound the time of a run
+# (make_baseline itself refuses the quadratic ones above 20,000).
+SKIP_ABOVE = {"agglomerative": 20_000, "spectral": 5_000}
+ALL_METHODS = [*BASELINES, *DEEP]  # the order of the report's rows
+# what a run fits unless --methods says otherwise: no optional package needed
+DEFAULT_METHODS = [m for m in ALL_METHODS if m not in OPTIONAL_BASELINES]
 
 
 def load(name, data_home):
@@ -60,16 +65,11 @@ def load(name, data_home):
 
 def make_method(method, n_clusters, seed, device, n_samples, images=True):
     """The estimator of one method, or None where it does not apply (the
-    image option on tabular data, for one)."""
-    if method == "kmeans":
-        return KMeans(n_clusters, n_init=10, random_state=seed)
-    if method == "gmm":
-        return GaussianMixture(n_clusters, covariance_type="diag", random_state=seed)
-    if method == "agglomerative":
-        return None if n_samples > 20_000 else AgglomerativeClustering(n_clusters)
-    if method == "spectral":
-        return (None if n_samples > 5_000 else SpectralClustering(
-            n_clusters, affinity="nearest_neighbors", random_state=seed))
+    image option on tabular data, for one, or a baseline above SKIP_ABOVE)."""
+    if method in BASELINES:
+        if n_samples > SKIP_ABOVE.get(method, n_samples):
+            return None
+        return make_baseline(method, n_clusters, random_state=seed)
     if "augment" in DEEP[method] and not images:
         return None
     return DeepEntropyClustering(n_clusters, random_state=seed, device=device,
@@ -204,11 +204,11 @@ def toy_panel():
 
     toys = make_toy_datasets(n_samples=500, random_state=0)
     methods = {
-        "KMeans": lambda k: KMeans(k, n_init=10, random_state=0),
+        "KMeans": lambda k: make_baseline("kmeans", k, random_state=0),
+        # full covariances in 2-D, unlike the diagonal "gmm" baseline
         "GaussianMixture": lambda k: GaussianMixture(k, random_state=0),
-        "Ward": lambda k: AgglomerativeClustering(k),
-        "Spectral": lambda k: SpectralClustering(
-            k, affinity="nearest_neighbors", random_state=0),
+        "Ward": lambda k: make_baseline("agglomerative", k),
+        "Spectral": lambda k: make_baseline("spectral", k, random_state=0),
         "DeepEntropy": lambda k: DeepEntropyClustering(k, random_state=0),
     }
     fig, axes = plt.subplots(len(toys), len(methods),
@@ -240,7 +240,9 @@ def toy_panel():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="digits,iris,wine,breast_cancer")
-    p.add_argument("--methods", default=",".join(ALL_METHODS))
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated; also umap+gmm, umap+kmeans "
+                   "(need umap-learn)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--seed-list", default="", help="explicit seeds, e.g. 2,3")
     p.add_argument("--device", default="cpu")

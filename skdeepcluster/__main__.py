@@ -1,8 +1,8 @@
-"""``python -m skdeepcluster``: the command line of :mod:`skdeepcluster._cli`."""
+"""``python -m skdeepcluster``: the command line of :mod:`skdeepcluster.cli`."""
 
 import sys
 
-from ._cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,12 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, validate_params
 
-__all__ = ["cluster_balance", "clustering_accuracy", "clustering_report"]
+__all__ = [
+    "cluster_balance",
+    "clustering_accuracy",
+    "clustering_report",
+    "match_clusters",
+]
 
 
 def check_clusterings(labels_true, labels_pred):
@@ -71,6 +76,7 @@ def clustering_accuracy(labels_true, labels_pred):
     See Also
     --------
     clustering_report : Accuracy, NMI and ARI at once.
+    match_clusters : The cluster-to-class map itself.
     sklearn.metrics.normalized_mutual_info_score : Information-based score.
     sklearn.metrics.adjusted_rand_score : Pair-counting score adjusted for chance.
 
@@ -94,9 +100,72 @@ def clustering_accuracy(labels_true, labels_pred):
     1.0
     """
     labels_true, labels_pred = check_clusterings(labels_true, labels_pred)
+    contingency, rows, cols = _hungarian(labels_true, labels_pred)
+    return float(contingency[rows, cols].sum() / labels_true.shape[0])
+
+
+def _hungarian(labels_true, labels_pred):
+    """Contingency matrix and its best one-to-one (rows, cols) matching.
+
+    Inputs already validated. Rows index ``np.unique(labels_true)``, columns
+    ``np.unique(labels_pred)``; ``rows`` comes out sorted.
+    """
     contingency = contingency_matrix(labels_true, labels_pred)
     rows, cols = linear_sum_assignment(contingency, maximize=True)
-    return float(contingency[rows, cols].sum() / labels_true.shape[0])
+    return contingency, rows, cols
+
+
+@validate_params(
+    {"labels_true": ["array-like"], "labels_pred": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+def match_clusters(labels_true, labels_pred):
+    """The best one-to-one map from clusters to classes (Hungarian matching).
+
+    This is the map under which :func:`clustering_accuracy` scores a
+    clustering: of all the ways to pair each cluster with at most one class
+    and each class with at most one cluster, the one under which the most
+    samples agree. Use it to rename clusters after the classes they stand
+    for, or to colour each cluster like its class.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth class labels, any hashable values that NumPy can sort.
+
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels, with the same freedom as `labels_true`.
+
+    Returns
+    -------
+    mapping : dict
+        ``{cluster label: class label}`` for every matched cluster, in the
+        sorted order of the classes. With more clusters than classes, the
+        clusters left over are absent; with fewer clusters than classes,
+        some classes are. Labels are returned as Python scalars.
+
+    See Also
+    --------
+    clustering_accuracy : The fraction of samples that agree under this map.
+
+    Examples
+    --------
+    >>> from skdeepcluster.metrics import match_clusters
+    >>> match_clusters([0, 0, 1, 1, 2, 2], [1, 1, 0, 0, 0, 2])
+    {1: 0, 0: 1, 2: 2}
+
+    A cluster left over by the one-to-one map is absent:
+
+    >>> match_clusters(["a", "a", "b", "b", "b"], [5, 5, 7, 7, 9])
+    {5: 'a', 7: 'b'}
+    """
+    labels_true, labels_pred = check_clusterings(labels_true, labels_pred)
+    _, rows, cols = _hungarian(labels_true, labels_pred)
+    classes = np.unique(labels_true).tolist()
+    clusters = np.unique(labels_pred).tolist()
+    return {clusters[col]: classes[row] for row, col in zip(rows, cols)}
 
 
 @validate_params(

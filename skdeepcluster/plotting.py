@@ -9,12 +9,11 @@ when ``ax`` is None) and returns that Axes.
 """
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import check_clusterings, cluster_balance
+from .metrics import check_clusterings, cluster_balance, match_clusters
 
 __all__ = [
     "plot_cluster_sizes",
@@ -235,11 +234,14 @@ def plot_confusion(labels_true, labels_pred, ax=None, *, annotate=True):
     classes = np.unique(labels_true)
     clusters = np.unique(labels_pred)
     counts = contingency_matrix(labels_true, labels_pred)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    matched = list(cols[np.argsort(rows)])
+    mapping = match_clusters(labels_true, labels_pred)  # in class order
+    class_index = {label: i for i, label in enumerate(classes.tolist())}
+    cluster_index = {label: j for j, label in enumerate(clusters.tolist())}
+    matched = [cluster_index[cluster] for cluster in mapping]
     order = matched + [c for c in range(len(clusters)) if c not in set(matched)]
+    accuracy = sum(counts[class_index[label], cluster_index[cluster]]
+                   for cluster, label in mapping.items()) / labels_true.shape[0]
     counts = counts[:, order]
-    accuracy = counts[rows, np.arange(len(rows))].sum() / labels_true.shape[0]
     ax = _axes(ax)
     ax.imshow(counts, cmap="Blues", aspect="auto", interpolation="nearest")
     ax.set_xticks(np.arange(len(order)), [str(clusters[c]) for c in order])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import skdeepcluster
-from skdeepcluster._cli import main
+from skdeepcluster.cli import main
 
 QUICK = ["--max-iter", "2", "--random-state", "0"]
 
@@ -42,13 +42,13 @@ def test_compare_digits_default(capsys, tmp_path):
     assert status == 0, err
     assert "digits: 150 samples, 64 features" in out
     assert "n_clusters=10" in out
-    for word in ("ACC", "NMI", "ARI", "fit time", "deep", "kmeans"):
+    for word in ("ACC", "NMI", "ARI", "fit time", "DeepEntropyClustering", "KMeans"):
         assert word in out
     header, rows = read_labels(tmp_path / "labels.csv")
-    assert header == ["deep", "kmeans", "true_label"]
+    assert header == ["DeepEntropyClustering", "KMeans", "true_label"]
     assert len(rows) == 150
     scores = read_labels(tmp_path / "scores.csv")
-    assert [row[0] for row in scores[1]] == ["deep", "kmeans"]
+    assert [row[0] for row in scores[1]] == ["DeepEntropyClustering", "KMeans"]
     pytest.importorskip("matplotlib")
     png = tmp_path / "comparison.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -60,8 +60,9 @@ def test_all_methods_and_npz_labels(capsys, tmp_path):
                            "--no-plot")
     assert status == 0, err
     with np.load(tmp_path / "labels.npz") as labels:
-        assert set(labels.files) == {"deep", "kmeans", "gmm", "agglomerative",
-                                     "spectral", "true_label"}
+        assert set(labels.files) == {
+            "DeepEntropyClustering", "KMeans", "GaussianMixture",
+            "AgglomerativeClustering", "SpectralClustering", "true_label"}
         assert all(labels[name].shape == (120,) for name in labels.files)
     assert not (tmp_path / "comparison.png").exists()
 
@@ -82,7 +83,7 @@ def test_npz_with_labels(capsys, tmp_path, blobs):
                            "--output-dir", tmp_path / "out", "--no-plot")
     assert status == 0, err
     assert "data.npz: 60 samples, 2 features, 3 classes; n_clusters=3" in out
-    kmeans_row = next(line for line in out.splitlines() if line.startswith("kmeans"))
+    kmeans_row = next(line for line in out.splitlines() if line.startswith("KMeans"))
     assert float(kmeans_row.split()[1]) == 1.0  # ACC on well separated blobs
 
 
@@ -97,7 +98,7 @@ def test_npy_without_labels_needs_n_clusters(capsys, tmp_path, blobs):
     assert status == 0, err
     assert "MI (deep)" in out and "cluster sizes:" in out and "ACC" not in out
     header, rows = read_labels(tmp_path / "out/labels.csv")
-    assert header == ["deep", "kmeans"] and len(rows) == 60
+    assert header == ["DeepEntropyClustering", "KMeans"] and len(rows) == 60
 
 
 def test_csv_with_header_and_label_column(capsys, tmp_path, blobs):
@@ -107,15 +108,24 @@ def test_csv_with_header_and_label_column(capsys, tmp_path, blobs):
         writer = csv.writer(file)
         writer.writerow(["species", "length", "width"])
         writer.writerows([["abc"[k], a, b] for k, (a, b) in zip(y, X)])
-    for column in ("species", "0", "-3"):
+    for column in ("species", "1", "-3"):  # columns count from 1
         status, out, err = run(capsys, "compare", path, "--label-column", column,
                                *QUICK, "--output-dir", tmp_path / "out",
                                "--no-plot", "--methods", "kmeans")
         assert status == 0, err
         assert "60 samples, 2 features, 3 classes" in out
     header, rows = read_labels(tmp_path / "out/labels.csv")
-    assert header == ["kmeans", "true_label"]
+    assert header == ["KMeans", "true_label"]
     assert {row[1] for row in rows} == {"a", "b", "c"}
+
+
+def test_label_column_zero_is_out_of_range(capsys, tmp_path, blobs):
+    path = tmp_path / "points.csv"
+    np.savetxt(path, np.column_stack([blobs[0], blobs[1]]), delimiter=",")
+    status, _, err = run(capsys, "compare", path, "--label-column", "0",
+                         "--no-header", "--output-dir", tmp_path / "out")
+    assert status == 2
+    assert "numbered 1 to 3 (or -3 to -1 from the last)" in err
 
 
 def test_tsv_without_header(capsys, tmp_path, blobs):
@@ -155,7 +165,7 @@ def test_verbose_reports_progress(capsys, tmp_path):
     status, _, err = run(capsys, "compare", "--subset", 60, *QUICK, "--verbose",
                          "--no-plot", "--output-dir", tmp_path)
     assert status == 0
-    assert "fitting deep" in err and "fitting kmeans" in err
+    assert "fitting DeepEntropyClustering" in err and "fitting KMeans" in err
 
 
 def test_figure_skipped_without_matplotlib(capsys, tmp_path, monkeypatch):
@@ -229,9 +239,16 @@ def test_failing_method_reports_one_line(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(KMeans, "fit_predict", broken)
     status, _, err = run(capsys, "compare", "--methods", "kmeans", "--subset", 30,
+                         "--output-dir", tmp_path, "--quiet")
+    assert status == 1
+    assert err == ("skdeepcluster: error: KMeans failed: numerical trouble on "
+                   "two lines\n")
+    # without --quiet, the progress line is ended before the error line
+    status, _, err = run(capsys, "compare", "--methods", "kmeans", "--subset", 30,
                          "--output-dir", tmp_path)
     assert status == 1
-    assert err == ("skdeepcluster: error: kmeans failed: numerical trouble on "
+    assert err == ("fitting KMeans (1 of 1)... failed\n"
+                   "skdeepcluster: error: KMeans failed: numerical trouble on "
                    "two lines\n")
 
 
@@ -275,3 +292,170 @@ def test_python_dash_m_help():
     assert done.returncode == 0, done.stderr
     assert "usage: skdeepcluster" in done.stdout
     assert "compare" in done.stdout
+
+
+# ---------------------------------------------------------------------------
+# What a new user trips over
+# ---------------------------------------------------------------------------
+
+
+def test_progress_on_stderr_table_on_stdout(capsys, tmp_path):
+    status, out, err = run(capsys, "compare", "--subset", 60, *QUICK, "--no-plot",
+                           "--output-dir", tmp_path)
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("fitting")]
+    assert len(lines) == 2
+    assert lines[0].startswith("fitting DeepEntropyClustering (1 of 2)... done in ")
+    assert lines[1].startswith("fitting KMeans (2 of 2)... done in ")
+    assert all(line.endswith(" s") for line in lines[:2])
+    assert "fitting" not in out and "done in" not in out
+    status, _, err = run(capsys, "compare", "--subset", 60, *QUICK, "--no-plot",
+                         "--output-dir", tmp_path, "--quiet")
+    assert status == 0 and "fitting" not in err and "done in" not in err
+
+
+def test_verbose_shows_epochs_on_stderr_only(capsys, tmp_path, monkeypatch):
+    # without tqdm the deep model prints one line per epoch; they must not
+    # land in the table's stdout
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    status, out, err = run(capsys, "compare", "--subset", 60, *QUICK, "-v",
+                           "--no-plot", "--methods", "deep", "--output-dir",
+                           tmp_path)
+    assert status == 0, err
+    assert "epoch 1:" in err and "epoch 1:" not in out
+    lines = err.splitlines()
+    assert lines[0] == "fitting DeepEntropyClustering (1 of 1)..."
+    assert any(line.startswith("DeepEntropyClustering done in ") for line in lines)
+
+
+def test_methods_by_estimator_name(capsys, tmp_path):
+    status, out, err = run(capsys, "compare", "--subset", 60, "--no-plot",
+                           "--methods", "KMeans,gaussianmixture,kmeans",
+                           "--output-dir", tmp_path)
+    assert status == 0, err
+    header, _ = read_labels(tmp_path / "labels.csv")
+    assert header == ["KMeans", "GaussianMixture", "true_label"]
+
+
+def test_help_names_every_baseline(capsys):
+    from skdeepcluster.baselines import BASELINES
+
+    status, out, _ = run(capsys, "compare", "--help")
+    assert status == 0
+    text = " ".join(out.split())
+    for name in ("deep", *BASELINES):
+        assert f"{name} = " in text
+    assert "skdeepcluster_output in the current folder" in text
+    assert "count rows and columns from 1" in text
+
+
+def test_umap_methods_need_umap(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap fails
+    status, _, err = run(capsys, "compare", "--methods", "UMAP+GMM",
+                         "--output-dir", tmp_path / "out")
+    assert status == 2 and err.count("\n") == 1
+    assert "--methods umap+gmm" in err and "pip install umap-learn" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_loader_errors_speak_in_flags(capsys, tmp_path):
+    status, _, err = run(capsys, "compare", "--dataset", "mnist", "--data-home",
+                         tmp_path / "nowhere", "--output-dir", tmp_path / "out")
+    assert status == 2 and err.count("\n") == 1
+    assert f"--data-home {tmp_path / 'nowhere'}" in err
+    assert "--download" in err
+    assert "data_home" not in err and "download=True" not in err
+
+
+@pytest.mark.skipif(__import__("torch").backends.mps.is_available(),
+                    reason="this machine has an MPS device")
+def test_unusable_device_is_bad_input(capsys, tmp_path):
+    status, out, err = run(capsys, "compare", "--device", "mps", "--subset", 30,
+                           *QUICK, "--output-dir", tmp_path / "out")
+    assert status == 2
+    assert err.startswith("skdeepcluster: error: --device mps ")
+    assert err.count("\n") == 1 and "device=" not in err
+    assert "fitting" not in err and not (tmp_path / "out").exists()
+
+
+def test_csv_positions_count_from_one(capsys, tmp_path):
+    # neighbouring cells of column 3 (1-based, the label column being 1):
+    # row 4 (the header is row 1) is not finite, row 5 is not a number
+    lines = ["species,length,width", "a,1,2", "b,3,4", "c,5,nan", "a,6,oops"]
+    path = tmp_path / "cells.csv"
+    path.write_text("\n".join(lines) + "\n")
+    args = ["--label-column", "species", "--output-dir", tmp_path / "out"]
+    status, _, err = run(capsys, "compare", path, *args)
+    assert status == 2
+    assert "row 5, column 3 (width) holds 'oops', not a number" in err
+    path.write_text("\n".join(lines[:4]) + "\n")
+    status, _, err = run(capsys, "compare", path, *args)
+    assert status == 2
+    assert "(the first at row 4, column 3 (width))" in err
+    path.write_text("\n".join(lines[1:4]) + "\n")  # no header: row 3
+    status, _, err = run(capsys, "compare", path, "--label-column", "1",
+                         "--no-header", "--output-dir", tmp_path / "out")
+    assert status == 2
+    assert "(the first at row 3, column 3)" in err
+
+
+def test_array_positions_count_from_one(capsys, tmp_path):
+    X = np.ones((4, 3))
+    X[2, 1] = np.inf
+    np.save(tmp_path / "x.npy", X)
+    status, _, err = run(capsys, "compare", tmp_path / "x.npy", "--n-clusters", 2,
+                         "--output-dir", tmp_path / "out")
+    assert status == 2
+    assert "(the first at row 3, column 2)" in err
+
+
+def test_figure_titles_say_what_each_panel_shows(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    figures = []
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *args, **kwargs: figures.append(self))
+    status, _, err = run(capsys, "compare", "--subset", 80, "--methods", "kmeans",
+                         "--output-dir", tmp_path)
+    assert status == 0, err
+    (figure,) = figures
+    titles = [" ".join(ax.get_title().split()) for ax in figure.axes]
+    assert titles[0] == "true labels classes"
+    assert titles[1] == "KMeans clusters"
+    assert titles[2].startswith("true labels class sizes (balance ")
+    assert titles[3].startswith("KMeans clusters by class (ACC ")
+    assert figure.axes[2].get_xlabel() == "class"
+    # without labels: the cluster sizes of each method
+    np.save(tmp_path / "X.npy", np.random.RandomState(0).randn(40, 3))
+    status, _, err = run(capsys, "compare", tmp_path / "X.npy", "--n-clusters", 2,
+                         "--methods", "kmeans", "--output-dir", tmp_path / "b")
+    assert status == 0, err
+    titles = [" ".join(ax.get_title().split()) for ax in figures[1].axes]
+    assert titles[0] == "KMeans clusters"
+    assert titles[1].startswith("KMeans cluster sizes (balance ")
+
+
+def test_outputs_go_to_the_documented_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "compare", "--methods", "kmeans", "--subset", 60,
+                           "--no-plot")
+    assert status == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == ["skdeepcluster_output"]
+    assert {p.name for p in (tmp_path / "skdeepcluster_output").iterdir()} == {
+        "labels.csv", "scores.csv"}
+    assert f"wrote {Path('skdeepcluster_output') / 'labels.csv'}" in out
+
+
+def test_default_output_folder_is_ignored_by_git():
+    root = Path(__file__).resolve().parents[1]
+    try:
+        done = subprocess.run(
+            ["git", "check-ignore", "-q", "skdeepcluster_output/labels.csv"],
+            cwd=root, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("git is not available")
+    if done.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert done.returncode == 0, "skdeepcluster_output/ is not in .gitignore"

@@ -20,7 +20,7 @@ class CommandHelp(Directive):
     optional_arguments = 1
 
     def run(self):
-        from skdeepcluster._cli import PROG, main
+        from skdeepcluster.cli import PROG, main
 
         argv = [*self.arguments, "--help"]
         out = io.StringIO()
