@@ -57,7 +57,7 @@ except FileNotFoundError:
     source = "uniform random (70,000 x 784, float32)"
 common = dict(hidden_layer_sizes=(256, 256), batch_size=256, max_iter=3,
               n_iter_no_change=0, random_state=0, device=device,
-              learning_rate=1e-3, weight_decay=1e-3)
+              learning_rate_init=1e-3, margin_weight=1e-3)
 if config == "supervised":
     model = SoftLabelClassifier(loss="shannon", **common)
     args = (X, y)

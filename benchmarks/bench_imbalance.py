@@ -199,7 +199,7 @@ def main():
     meta = {"ratios": RATIOS, "n_max": N_MAX, "epochs": EPOCHS,
             "class_counts": {r: class_counts(10, r) for r in RATIOS},
             "seeds": list(seeds), "model": "mlp (256,)", "batch_size": 128,
-            "learning_rate": 3e-3, "gamma": {"complement": -1.0, "focal": 2.0},
+            "learning_rate_init": 3e-3, "gamma": {"complement": -1.0, "focal": 2.0},
             "fit_cpu_s": sum(r["cpu_s"] for r in records),
             "wall_s": time.time() - start, "environment": environment()}
     RESULTS.mkdir(parents=True, exist_ok=True)

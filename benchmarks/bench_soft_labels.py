@@ -224,7 +224,7 @@ def main():
         return
     meta = {"epochs": EPOCHS, "fractions": FRACTIONS, "kinds": KINDS,
             "seeds": list(seeds), "model": "mlp (256,)", "batch_size": 128,
-            "learning_rate": 3e-3, "fit_cpu_s": sum(r["cpu_s"] for r in records),
+            "learning_rate_init": 3e-3, "fit_cpu_s": sum(r["cpu_s"] for r in records),
             "wall_s": time.time() - start, "environment": environment()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, "records": records}, indent=1) + "\n")

@@ -12,7 +12,7 @@ for a confident, balanced split, which a boundary anywhere in the empty gap
 Which boundary in the gap? Without a penalty on ``w`` there is no preferred
 one: for any boundary in the gap the loss tends to zero as ``‖w‖`` grows, so
 the margin it settles on is narrow and not unique. A small penalty
-``γ ‖w‖²`` (weight decay on the last layer; the ``weight_decay`` parameter of
+``γ ‖w‖²`` (weight decay on the last layer; the ``margin_weight`` parameter of
 :class:`~skdeepcluster.DeepEntropyClustering`) makes the problem well posed:
 it trades confidence against the norm, as a support vector machine does, and
 picks one wide-margin boundary inside the gap.
@@ -121,14 +121,14 @@ plt.show()
 # -------------
 # :class:`~skdeepcluster.DeepEntropyClustering` with ``model="linear"`` is this
 # classifier trained by self-labeling, with the collision loss instead of the
-# mutual information; it standardises ``x`` first, so its ``weight_decay`` is
+# mutual information; it standardises ``x`` first, so its ``margin_weight`` is
 # on another scale. Its boundary also falls in the gap, where 2-means does
 # not. Early stopping is turned off (``n_iter_no_change=0``): it watches
 # the labels, which settle long before the boundary has moved to its place in
 # the gap.
 model = DeepEntropyClustering(
-    n_clusters=2, model="linear", n_neighbors=0, weight_decay=1e-3,
-    batch_size=100, max_iter=1000, learning_rate=0.05, n_iter_no_change=0,
+    n_clusters=2, model="linear", n_neighbors=0, margin_weight=1e-3,
+    batch_size=100, max_iter=1000, learning_rate_init=0.05, n_iter_no_change=0,
     n_init=1, random_state=0,
 ).fit(x_np[:, None])
 grid = np.linspace(-0.5, 10.5, 2201)

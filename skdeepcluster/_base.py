@@ -9,6 +9,7 @@ Subclasses supply the objective's arguments and the loop's settings.
 
 from __future__ import annotations
 
+import inspect
 import io
 import warnings
 from contextlib import contextmanager
@@ -179,8 +180,8 @@ class BaseDeepEstimator(BaseEstimator):
         "image_shape": ["array-like", None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "margin_weight": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 0, None, closed="left")],
         "device": [str, torch.device],
@@ -211,6 +212,38 @@ class BaseDeepEstimator(BaseEstimator):
         )
         _check_float32_range(X)
         return X
+
+    def _is_default(self, name) -> bool:
+        """Whether parameter ``name`` still has its constructor default."""
+        default = inspect.signature(type(self).__init__).parameters[name].default
+        value = getattr(self, name)
+        if isinstance(value, str) or isinstance(default, str):
+            return value == default
+        try:
+            return bool(np.array_equal(np.asarray(value, dtype=object),
+                                       np.asarray(default, dtype=object)))
+        except (TypeError, ValueError):
+            return value is default
+
+    def _warn_unused(self, unused):
+        """Warn, once per fit, about parameters set away from their default
+        that the other settings make this fit ignore; ``unused`` maps each
+        parameter name to the reason."""
+        for name, reason in unused.items():
+            if not self._is_default(name):
+                warnings.warn(
+                    f"{name}={getattr(self, name)!r} is ignored: {reason}.",
+                    UserWarning, stacklevel=4,
+                )
+
+    def _network_unused(self):
+        """The network parameters the chosen ``model`` ignores."""
+        unused = {}
+        if self.model == "linear" or callable(self.model):
+            what = "a callable" if callable(self.model) else "'linear'"
+            unused["hidden_layer_sizes"] = (
+                f"model={what} has no hidden layers of this estimator's making")
+        return unused
 
     def _hidden_sizes(self):
         sizes = np.asarray(self.hidden_layer_sizes, dtype=float).ravel()
@@ -243,7 +276,7 @@ class BaseDeepEstimator(BaseEstimator):
         with private_torch_rng(seed, device, torch_rng):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
-            optimizer = Adam(module.parameters(), lr=self.learning_rate)
+            optimizer = Adam(module.parameters(), lr=self.learning_rate_init)
             objective = self.objective_class(
                 X, module, scaler, device,
                 **self._objective_params(X, scaler, generator, **fit_data))

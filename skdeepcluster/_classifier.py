@@ -100,9 +100,9 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         Maximum number of epochs.
     batch_size : int, default=128
         Mini-batch size (capped at the number of samples).
-    learning_rate : float, default=3e-3
+    learning_rate_init : float, default=3e-3
         Adam learning rate.
-    weight_decay : float, default=1e-4
+    margin_weight : float, default=1e-4
         Weight of ``||W||²`` of the network's last linear layer (its head),
         added to the loss: a margin term that keeps the logits finite on
         separable data.
@@ -193,8 +193,8 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         image_shape=None,
         max_iter=200,
         batch_size=128,
-        learning_rate=3e-3,
-        weight_decay=1e-4,
+        learning_rate_init=3e-3,
+        margin_weight=1e-4,
         tol=1e-4,
         n_iter_no_change=10,
         device="auto",
@@ -209,8 +209,8 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         self.image_shape = image_shape
         self.max_iter = max_iter
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
+        self.learning_rate_init = learning_rate_init
+        self.margin_weight = margin_weight
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.device = device
@@ -229,7 +229,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
 
     def _objective_params(self, X, scaler, generator, *, targets):
         return dict(targets=targets, loss=self.loss, gamma=self._gamma,
-                    weight_decay=self.weight_decay)
+                    margin_weight=self.margin_weight)
 
     # ---- fit ------------------------------------------------------------------
     def _encode_targets(self, y):
@@ -276,6 +276,13 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     def _check_params_vs_input(self, X, targets):
         """Resolve data-dependent settings into private attributes."""
         self._batch_size = min(self.batch_size, X.shape[0])
+        unused = self._network_unused()
+        if self.loss not in _DEFAULT_GAMMA:
+            unused["gamma"] = f"only loss='complement' and loss='focal' use it, " \
+                f"not loss={self.loss!r}"
+        if self.model != "conv":
+            unused["image_shape"] = "only model='conv' reads images"
+        self._warn_unused(unused)
         self._gamma = self.gamma
         if self._gamma is None:
             self._gamma = _DEFAULT_GAMMA.get(self.loss)

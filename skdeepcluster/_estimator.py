@@ -6,7 +6,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import ClusterMixin, _fit_context
+import torch
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -23,7 +29,8 @@ from .objectives import SelfLabeling
 _RADIUS_NEIGHBORS = 10
 
 
-class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
+class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                            ClusterMixin, BaseDeepEstimator):
     """Deep clustering by self-labeling with collision cross-entropy.
 
     A small network maps each sample to a softmax over ``n_clusters``. Training
@@ -31,7 +38,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
     ``Y`` for the batch (convex; EM by default) and a *network step* on the
     cross-entropy between ``Y`` and the predictions, where the fairness terms
     (weighted by ``fairness_weight``) keep clusters from emptying and
-    ``weight_decay`` on the head restores a max-margin boundary. Each point is
+    ``margin_weight`` on the head restores a max-margin boundary. Each point is
     paired with one of its nearest neighbours (and/or an augmented copy) that
     must take the same pseudo-label: a consistency term that uses the data's
     local geometry.
@@ -58,7 +65,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
     model : {"mlp", "conv", "linear"} or callable, default="mlp"
         The network. "conv" is a small ConvNet for images passed as flat rows
         (see ``image_shape``); "linear" a softmax regression for fixed features
-        (it learns slowly at the default rate: use e.g. ``learning_rate=1e-2``);
+        (it learns slowly at the default rate: use e.g. ``learning_rate_init=1e-2``);
         a callable ``(n_features, n_clusters) -> torch.nn.Module`` builds your own.
     hidden_layer_sizes : array-like of int, default=(256, 256)
         Widths of the hidden layers of "mlp" (of the fully connected layers after
@@ -89,12 +96,10 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         otherwise.
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
-    learning_rate : float, default=1e-3
+    learning_rate_init : float, default=1e-3
         Adam learning rate.
-    weight_decay : float, default=1e-3
+    margin_weight : float, default=1e-3
         Margin term: weight of ``||W||²`` of the network's last linear layer.
-    pseudo_label_solver : {"em", "pgd"}, default="em"
-        Solver of the y-step: EM (fast) or projected gradient (baseline).
     n_init : "auto" or int, default="auto"
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
@@ -201,7 +206,6 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         "n_neighbors": [Interval(Integral, 0, None, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "adversarial_radius": [Interval(Real, 0, None, closed="neither")],
-        "pseudo_label_solver": [StrOptions({"em", "pgd"})],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "screen_epochs": [StrOptions({"auto"}),
                           Interval(Integral, 1, None, closed="left"), None],
@@ -224,9 +228,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         adversarial_radius=0.25,
         max_iter="auto",
         batch_size=256,
-        learning_rate=1e-3,
-        weight_decay=1e-3,
-        pseudo_label_solver="em",
+        learning_rate_init=1e-3,
+        margin_weight=1e-3,
         n_init="auto",
         screen_epochs="auto",
         tol=1e-3,
@@ -249,9 +252,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.adversarial_radius = adversarial_radius
         self.max_iter = max_iter
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.pseudo_label_solver = pseudo_label_solver
+        self.learning_rate_init = learning_rate_init
+        self.margin_weight = margin_weight
         self.n_init = n_init
         self.screen_epochs = screen_epochs
         self.tol = tol
@@ -292,11 +294,25 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
                     f"got cluster_prior={self.cluster_prior!r}."
                 )
             self._prior = prior / prior.sum()
+        unused = self._network_unused()
+        if self.adversarial_weight == 0:
+            unused["adversarial_radius"] = "it sizes the adversarial term, and " \
+                "adversarial_weight=0 disables that term"
+        if self._n_init == 1 and not warm and self.screen_epochs is not None:
+            unused["screen_epochs"] = "screening ranks several restarts, and " \
+                "this fit runs one"
         needs_image = self.model == "conv" or self.augment == "affine"
+        if not needs_image:
+            unused["image_shape"] = "only model='conv' and augment='affine' read " \
+                "images"
+        self._warn_unused(unused)
         image_shape = None
         if needs_image or self.image_shape is not None:
             # a given image_shape is checked against n_features even when unused
-            image_shape = resolve_image_shape(self.image_shape, n_features)
+            needed_by = "model='conv'" if self.model == "conv" else (
+                "augment='affine'" if needs_image else "image_shape")
+            image_shape = resolve_image_shape(self.image_shape, n_features,
+                                              needed_by)
         self._image_shape = image_shape if needs_image else None
 
     def _objective_params(self, X, scaler, generator):
@@ -308,7 +324,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
             neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
         return dict(
             loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
-            solver=self.pseudo_label_solver, weight_decay=self.weight_decay,
+            margin_weight=self.margin_weight,
             neighbors=neighbors, pair_neighbors=self.n_neighbors > 0,
             adversarial_weight=self.adversarial_weight,
             adversarial_radius=self.adversarial_radius, generator=generator,
@@ -346,6 +362,7 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         self.n_iter_ = best.n_iter
         self.objective_ = best.objective_value
         self.labels_ = best.labels
+        self._n_features_out = self.n_clusters  # transform's columns
         self._warn_if_clusters_empty()
         return self
 
@@ -418,8 +435,8 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
         if not finite:
             raise FloatingPointError(
                 "The network's outputs on X are not finite after "
-                f"{run.n_iter} epochs. Try a lower learning_rate or a "
-                "larger weight_decay."
+                f"{run.n_iter} epochs. Try a lower learning_rate_init or a "
+                "larger margin_weight."
             )
         run.objective_value = run.objective.objective_value(sample)
         run.labels = labels  # predict's inference
@@ -461,6 +478,29 @@ class DeepEntropyClustering(ClusterMixin, BaseDeepEstimator):
             Rows sum to 1.
         """
         return self._proba(X)
+
+    def transform(self, X):
+        """Log-probabilities of the clusters, ``log_softmax(network(X))``.
+
+        As a middle step of a :class:`~sklearn.pipeline.Pipeline` this hands
+        the clustering's soft assignments to the next step (a classifier, a
+        mixture model, a plot); ``get_feature_names_out`` names the columns.
+
+        .. versionadded:: 0.1
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_clusters)
+            Each row's log-probabilities (their exponentials sum to 1).
+        """
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        return torch.log_softmax(self._logits(X).double(), 1).numpy()
 
     def predict(self, X):
         """Cluster of each sample: the argmax of ``predict_proba``.

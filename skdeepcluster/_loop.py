@@ -80,7 +80,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
             if not np.isfinite(epoch_loss):
                 raise FloatingPointError(
                     f"The training loss became {epoch_loss} at epoch {epoch}. Try a "
-                    "lower learning_rate, a larger weight_decay, or check X for "
+                    "lower learning_rate_init, a larger margin_weight, or check X for "
                     "extreme values."
                 )
             summary = {"epoch": epoch, "loss": epoch_loss,

@@ -73,17 +73,19 @@ def build_convnet(
     return nn.Sequential(*stages)
 
 
-def resolve_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:
+def resolve_image_shape(image_shape, n_features: int,
+                        needed_by: str = "model='conv'") -> tuple[int, int, int]:
     """Return ``(channels, height, width)`` for flat rows of ``n_features``.
 
     ``image_shape`` is ``(height, width)``, ``(channels, height, width)`` or
-    None (a square single-channel image is assumed).
+    None (a square single-channel image is assumed). ``needed_by`` names the
+    setting that reads images, for the error message.
     """
     if image_shape is None:
         side = math.isqrt(n_features)
         if side * side != n_features:
             raise ValueError(
-                f"model='conv' needs image_shape when n_features={n_features} is "
+                f"{needed_by} needs image_shape when n_features={n_features} is "
                 "not a perfect square; pass image_shape=(height, width) or "
                 "(channels, height, width)."
             )

@@ -79,13 +79,13 @@ class SelfLabeling:
     """
 
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
-                 solver, weight_decay, neighbors, augmenter, generator,
+                 margin_weight, neighbors, augmenter, generator, solver="em",
                  pair_neighbors=True, adversarial_weight=0.0,
                  adversarial_radius=0.25):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
         self.loss, self.fairness_weight, self.solver = loss, fairness_weight, solver
         self.prior = None if prior is None else torch.as_tensor(prior, device=device)
-        self.weight_decay, self.neighbors = weight_decay, neighbors
+        self.margin_weight, self.neighbors = margin_weight, neighbors
         self.pair_neighbors = pair_neighbors and neighbors is not None
         self.adversarial_weight = adversarial_weight
         self.adversarial_radius = adversarial_radius
@@ -193,8 +193,8 @@ class SelfLabeling:
             loss = loss + self.fairness_weight * sum(
                 losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
                 for lp in log_probs) / len(logits)
-        if self.weight_decay > 0 and self.head is not None:
-            loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
+        if self.margin_weight > 0 and self.head is not None:
+            loss = loss + self.margin_weight * self.head.weight.pow(2).sum()
         if self.adversarial_weight > 0:
             loss = loss + self.adversarial_weight * self.adversarial_loss(
                 views[0], log_probs[0].detach(), idx)
@@ -291,17 +291,17 @@ class Supervised:
     a uniform one not at all), "shannon" (``H(y, σ)``: σ copies y),
     "complement" (complement cross-entropy with weight ``gamma``) or "focal"
     (focal loss with exponent ``gamma``); the last two need class indices.
-    ``weight_decay`` weighs ``||W||²`` of the network's head, as in
+    ``margin_weight`` weighs ``||W||²`` of the network's head, as in
     :class:`SelfLabeling`.
     """
 
     def __init__(self, X, module, scaler, device, *, targets, loss, gamma=None,
-                 weight_decay=0.0):
+                 margin_weight=0.0):
         if targets.ndim == 2 and loss in ("complement", "focal"):
             raise ValueError(f"loss={loss!r} needs class-index targets.")
         self.X, self.targets = X, targets
         self.module, self.scaler, self.device = module, scaler, device
-        self.loss, self.gamma, self.weight_decay = loss, gamma, weight_decay
+        self.loss, self.gamma, self.margin_weight = loss, gamma, margin_weight
         self.soft = targets.ndim == 2
         self.head = head_of(module)
         self.best_loss = np.inf
@@ -327,8 +327,8 @@ class Supervised:
         target = torch.from_numpy(np.ascontiguousarray(self.targets[idx]))
         target = target.to(self.device)
         loss = self.batch_loss(logits, target)
-        if self.weight_decay > 0 and self.head is not None:
-            loss = loss + self.weight_decay * self.head.weight.pow(2).sum()
+        if self.margin_weight > 0 and self.head is not None:
+            loss = loss + self.margin_weight * self.head.weight.pow(2).sum()
         with torch.no_grad():
             truth = target.argmax(1) if self.soft else target
             correct = (logits.detach().argmax(1) == truth).sum()

@@ -153,7 +153,7 @@ def test_uniform_targets_leave_collision_model_unchanged(blobs):
     moved = {}
     for loss in ("collision", "shannon"):
         factory = _Prebuilt(X.shape[1], 4)
-        small(loss=loss, model=factory, weight_decay=0.0, max_iter=3).fit(X, Y)
+        small(loss=loss, model=factory, margin_weight=0.0, max_iter=3).fit(X, Y)
         moved[loss] = factory.moved()
     assert moved["collision"] < 1e-8  # float64 round-off through Adam
     assert moved["shannon"] > 1e-3
@@ -202,7 +202,7 @@ def test_split_target_collision_picks_a_class_shannon_copies(blobs):
     top = {}
     for loss in ("collision", "shannon"):
         clf = small(loss=loss, model="linear", batch_size=16,
-                    learning_rate=1e-2, max_iter=40).fit(X, Y)
+                    learning_rate_init=1e-2, max_iter=40).fit(X, Y)
         top[loss] = float(clf.predict_proba(X)[:, 0].mean())
     assert top["collision"] > 0.95
     assert abs(top["shannon"] - 0.6) < 0.05
@@ -248,7 +248,7 @@ def test_grid_search(blobs):
     X, y = blobs
     search = GridSearchCV(
         small(max_iter=10),
-        {"loss": ["collision", "complement"], "learning_rate": [1e-3, 1e-2]},
+        {"loss": ["collision", "complement"], "learning_rate_init": [1e-3, 1e-2]},
         cv=3,
     ).fit(X, y)
     assert search.best_score_ > 0.8
@@ -290,3 +290,13 @@ def test_cuda_fit_matches_cpu_accuracy_and_unpickles(blobs):
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X),
                                atol=1e-6)
+
+
+def test_classifier_parameters_a_fit_ignores_warn():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(UserWarning, match="gamma=2.0 is ignored"):
+        small(loss="collision", gamma=2.0, max_iter=1).fit(X, y)
+    with pytest.warns(UserWarning, match=r"image_shape=\(2, 2\) is ignored"):
+        small(image_shape=(2, 2), max_iter=1).fit(X, y)

@@ -1,8 +1,8 @@
 """scikit-learn's estimator checks, on test-sized instances.
 
-One restart of at most 20 epochs into 3 clusters for the clusterer and a fixed 50 epochs for
-the classifier keep the checks fast; they test the API contract, not quality
-(the quality floors are in the tests marked ``slow``).
+One restart of at most 20 epochs into 3 clusters for the clusterer and a
+fixed 50 epochs for the classifier keep the checks fast; they test the API
+contract, not quality (the quality floors are in the tests marked ``slow``).
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks

@@ -19,6 +19,7 @@ from skdeepcluster import DeepEntropyClustering
 from skdeepcluster._base import draw_seeds
 from skdeepcluster._estimator import _restart_plan
 from skdeepcluster._loop import Progress
+from skdeepcluster.objectives import SelfLabeling
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +59,35 @@ def test_fit_predict_equals_fit_then_predict(blobs):
     np.testing.assert_array_equal(a, b)
 
 
+class _PGDLabeling(SelfLabeling):
+    """The y-step by projected gradient: a variant of the objective plugged in
+    through the extension point."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, solver="pgd", **kwargs)
+
+
+class _WithPGD(DeepEntropyClustering):
+    objective_class = _PGDLabeling
+
+
 @pytest.mark.parametrize("loss", ["collision", "reverse", "shannon"])
 @pytest.mark.parametrize("solver", ["em", "pgd"])
 def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
     X, y = blobs
     if solver == "pgd" and loss == "shannon":
         pytest.skip("the Shannon baseline uses Sinkhorn-Knopp, not the y-step solver")
-    model = small(loss=loss, pseudo_label_solver=solver).fit(X)
+    model = small(loss=loss)
+    if solver == "pgd":
+        model = _WithPGD(**model.get_params())
+    model.fit(X)
     assert adjusted_rand_score(y, model.labels_) > 0.8
 
 
 @pytest.mark.parametrize(
     "params",
     [{"model": "mlp"},
-     {"model": "linear", "max_iter": 100, "learning_rate": 1e-2, "n_init": 3}],
+     {"model": "linear", "max_iter": 100, "learning_rate_init": 1e-2, "n_init": 3}],
 )
 def test_models(blobs, params):
     X, y = blobs
@@ -95,7 +111,7 @@ def test_callable_model(blobs):
         return torch.nn.Sequential(torch.nn.Linear(n_features, 16), torch.nn.Tanh(),
                                    torch.nn.Linear(16, n_outputs))
 
-    model = small(model=factory, max_iter=50, learning_rate=1e-2).fit(X)
+    model = small(model=factory, max_iter=50, learning_rate_init=1e-2).fit(X)
     assert adjusted_rand_score(y, model.labels_) > 0.8
 
 
@@ -370,7 +386,7 @@ def _objective(X, adversarial_weight, n_neighbors=5):
     neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
     return SelfLabeling(
         X, module, scaler, torch.device("cpu"), loss="collision",
-        fairness_weight=1.0, prior=None, solver="em", weight_decay=0.0,
+        fairness_weight=1.0, prior=None, solver="em", margin_weight=0.0,
         neighbors=neighbors, augmenter=None, generator=generator,
         adversarial_weight=adversarial_weight,
     )
@@ -566,3 +582,51 @@ def test_final_pass_reports_non_finite_logits(blobs):
     *_, finite = predict_labels_and_sample(
         model.module_, X, model._scaler, torch.device("cpu"), 1)
     assert not finite
+
+
+def test_transform_gives_log_probabilities_named_by_cluster(blobs):
+    X, _ = blobs
+    model = small()
+    out = model.fit_transform(X)
+    assert out.shape == (300, 4)
+    np.testing.assert_allclose(np.exp(out), model.predict_proba(X), rtol=1e-12)
+    np.testing.assert_array_equal(out.argmax(1), model.labels_)
+    assert model.get_feature_names_out().tolist() == [
+        f"deepentropyclustering{k}" for k in range(4)]
+    # a middle step of a Pipeline: the soft assignments feed the next step
+    pipe = make_pipeline(small(), KMeans(4, n_init=1, random_state=0))
+    assert pipe.fit_predict(X).shape == (300,)
+
+
+@pytest.mark.parametrize("params, ignored", [
+    ({"adversarial_radius": 0.5}, "adversarial_radius=0.5 is ignored"),
+    ({"screen_epochs": 3}, "screen_epochs=3 is ignored"),
+    ({"model": "linear", "hidden_layer_sizes": (8,), "learning_rate_init": 1e-2,
+      "max_iter": 100, "random_state": 1},
+     r"hidden_layer_sizes=\(8,\) is ignored"),
+    ({"image_shape": (2, 1)}, r"image_shape=\(2, 1\) is ignored"),
+])
+def test_parameters_a_fit_ignores_warn(blobs, params, ignored):
+    with pytest.warns(UserWarning, match=ignored):
+        small(**params).fit(blobs[0])
+
+
+def test_used_or_default_parameters_do_not_warn(blobs):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small(max_iter=2).fit(blobs[0])
+        small(max_iter=2, adversarial_weight=0.5, adversarial_radius=0.5).fit(
+            blobs[0])
+        small(max_iter=2, n_init=2, screen_epochs=1).fit(blobs[0])
+        small(max_iter=2, screen_epochs=None).fit(blobs[0])
+    assert not [w for w in caught if "is ignored" in str(w.message)]
+
+
+def test_image_shape_error_names_the_setting_the_user_chose():
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    with pytest.raises(ValueError, match=r"^augment='affine' needs image_shape"):
+        small(augment="affine").fit(X)
+    with pytest.raises(ValueError, match=r"^model='conv' needs image_shape"):
+        small(model="conv").fit(X)

@@ -24,7 +24,8 @@ def close_figures():
 @pytest.fixture(scope="module")
 def fitted():
     X, y = make_blobs(n_samples=120, centers=3, random_state=0)
-    model = DeepEntropyClustering(n_clusters=3, n_init=1, max_iter=15, random_state=0).fit(X)
+    model = DeepEntropyClustering(n_clusters=3, n_init=1, max_iter=15,
+                                  random_state=0).fit(X)
     return model, X, y
 
 

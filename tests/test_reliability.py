@@ -46,7 +46,11 @@ SMALL = {"n_clusters": 3, "max_iter": 3, "hidden_layer_sizes": (16,),
 
 
 def small(**kw):
-    return DeepEntropyClustering(**{**SMALL, **kw})
+    params = {**SMALL, **kw}
+    model = params.get("model", "mlp")
+    if (callable(model) or model == "linear") and "hidden_layer_sizes" not in kw:
+        del params["hidden_layer_sizes"]  # no hidden layers of our making
+    return DeepEntropyClustering(**params)
 
 
 # ---------------------------------------------------------------------------
@@ -275,15 +279,15 @@ def test_ctrl_c_stops_the_remaining_restarts(X):
 def test_non_finite_loss_names_the_epoch_and_what_to_change(X):
     model = small(model=faulty("nan", 3), max_iter=4)  # epoch 2, first batch
     with pytest.raises(FloatingPointError,
-                       match="epoch 2.*lower learning_rate.*weight_decay"):
+                       match="epoch 2.*lower learning_rate_init.*margin_weight"):
         model.fit(X)
     assert not hasattr(model, "module_")
 
 
 @pytest.mark.parametrize("model", ["linear", "mlp"])
 def test_huge_learning_rate_fails_clearly(X, model):
-    with pytest.raises(FloatingPointError, match="epoch 1.*lower learning_rate"):
-        small(learning_rate=1e20, model=model).fit(X)
+    with pytest.raises(FloatingPointError, match="epoch 1.*lower learning_rate_init"):
+        small(learning_rate_init=1e20, model=model).fit(X)
 
 
 def test_diverged_restart_is_dropped_and_the_others_kept(X):
