@@ -76,14 +76,15 @@ class _Projection:
         return out.numpy()
 
 
-def nearest_neighbors(X, n_neighbors, transform, generator, *,
+def nearest_neighbors(X, n_neighbors, transform, generator, *, engine="auto",
                       exact_max_rows=EXACT_MAX_ROWS, block_size=BLOCK_ROWS,
                       query_size=64):
     """Indices ``(n_samples, k)`` of each row's nearest other rows, nearest first.
 
-    Exact up to ``exact_max_rows`` rows; beyond, approximate (pynndescent) or
-    exact within random blocks of ``block_size`` rows (see the module's
-    docstring). A row is never its own neighbour.
+    With ``engine="auto"``: exact up to ``exact_max_rows`` rows; beyond,
+    approximate (pynndescent) when installed, else exact within random
+    blocks of ``block_size`` rows (see the module's docstring). A row is
+    never its own neighbour.
 
     Parameters
     ----------
@@ -95,20 +96,34 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *,
     transform : callable
         Maps a float32 tensor batch to the network's input space.
     generator : torch.Generator
-        Owns the PCA sample and, beyond ``exact_max_rows``, the approximate
-        search's seed or the block shuffling.
+        Owns the PCA sample and the approximate search's seed or the block
+        shuffling.
+    engine : {"auto", "exact", "approximate", "blocks"}, default="auto"
+        The search; "approximate" needs pynndescent.
     """
     n_samples = X.shape[0]
     project = _Projection(X, transform, MAX_DIM, generator)
-    if n_samples <= exact_max_rows:
+    if engine == "auto":
+        engine = "exact" if n_samples <= exact_max_rows else "approximate"
+        if engine == "approximate" and not _has_pynndescent():
+            engine = "blocks"
+    if engine == "exact":
         return _exact(project.embed_all(X), min(n_neighbors, n_samples - 1))
-    try:
-        import pynndescent
-    except ImportError:
+    if engine == "blocks":
         return _within_blocks(X, project, n_neighbors, generator, block_size,
                               query_size)
+    import pynndescent
+
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     return _approximate(pynndescent, project.embed_all(X), n_neighbors, seed)
+
+
+def _has_pynndescent():
+    try:
+        import pynndescent  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _index_dtype(n_samples):

@@ -527,7 +527,7 @@ def test_approximate_neighbour_lists_have_high_recall():
     X = X.astype(np.float32)
     scaler = InputScaler.fit(X)
     found = nearest_neighbors(X, 10, scaler, torch.Generator().manual_seed(0),
-                              exact_max_rows=1000)
+                              exact_max_rows=1000)  # auto: approximate here
     assert found.shape == (3000, 10)
     assert (found != np.arange(3000)[:, None]).all()  # never the row itself
     exact = _exact_lists(_embedded(X, scaler), 10)
