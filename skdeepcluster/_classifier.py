@@ -96,7 +96,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
     image_shape : tuple of int, default=None
         ``(height, width)`` or ``(channels, height, width)`` of the images for
         ``model="conv"``; None means square, one channel.
-    max_iter : int, default=200
+    max_iter : int, default=500
         Maximum number of epochs.
     batch_size : int, default=128
         Mini-batch size (capped at the number of samples).
@@ -191,7 +191,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         model="mlp",
         hidden_layer_sizes=(256,),
         image_shape=None,
-        max_iter=200,
+        max_iter=500,
         batch_size=128,
         learning_rate_init=3e-3,
         margin_weight=1e-4,

@@ -300,3 +300,19 @@ def test_classifier_parameters_a_fit_ignores_warn():
         small(loss="collision", gamma=2.0, max_iter=1).fit(X, y)
     with pytest.warns(UserWarning, match=r"image_shape=\(2, 2\) is ignored"):
         small(image_shape=(2, 2), max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("standardise", [False, True])
+def test_default_classifier_converges_quietly_on_iris(standardise):
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    if standardise:
+        X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = SoftLabelClassifier(random_state=0).fit(X, y)
+    assert model.n_iter_ < model.max_iter and model.score(X, y) > 0.95

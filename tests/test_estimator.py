@@ -348,6 +348,34 @@ def test_verbose_prints_progress(blobs, capsys):
     assert out.out == "" and out.err == ""
 
 
+def _final_bar(text):
+    """The last state of each tqdm bar in captured stderr."""
+    return [line.split("\r")[-1] for line in text.split("\n") if "epoch" in line]
+
+
+def test_verbose_shows_one_bar_for_the_whole_plan(blobs, capsys):
+    pytest.importorskip("tqdm")
+    X, _ = blobs
+    small(n_init=3, screen_epochs=2, max_iter=4, verbose=1,
+          n_iter_no_change=0).fit(X)
+    err = capsys.readouterr().err
+    bars = _final_bar(err)
+    assert len(bars) == 1  # one bar, not one per restart
+    assert "8/8" in bars[0]  # 3 restarts x 2 epochs, then 2 more for the best
+    assert "restart 1 of 3" in err and "restart 3 of 3" in err
+    assert "training the best of 3 restarts" in bars[0]
+
+
+def test_verbose_bar_of_an_early_stop_ends_at_the_epochs_run(blobs, capsys):
+    pytest.importorskip("tqdm")
+    X, _ = blobs
+    model = small(max_iter=50, tol=1.0, n_iter_no_change=2, verbose=1).fit(X)
+    n = model.n_iter_
+    assert n < 50
+    (bar,) = _final_bar(capsys.readouterr().err)
+    assert f"{n}/{n}" in bar and "/50" not in bar
+
+
 @pytest.mark.slow
 def test_beats_kmeans_on_digits_quality_floor():
     """Quality floor: a short budget on digits must beat KMeans on the same data."""
