@@ -302,10 +302,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             unused["screen_epochs"] = "screening ranks several restarts, and " \
                 "this fit runs one"
         needs_image = self.model == "conv" or self.augment == "affine"
-        if not needs_image:
-            unused["image_shape"] = "only model='conv' and augment='affine' read " \
-                "images"
-        self._warn_unused(unused)
         image_shape = None
         if needs_image or self.image_shape is not None:
             # a given image_shape is checked against n_features even when unused
@@ -314,6 +310,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             image_shape = resolve_image_shape(self.image_shape, n_features,
                                               needed_by)
         self._image_shape = image_shape if needs_image else None
+        if not needs_image:
+            unused["image_shape"] = "only model='conv' and augment='affine' read " \
+                "images"
+        self._warn_unused(unused)
 
     def _objective_params(self, X, scaler, generator):
         # the adversarial radius needs neighbour distances even without pairing

@@ -219,7 +219,8 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
     late = small(max_iter=4, n_init=2, screen_epochs=4).fit(X)
     np.testing.assert_array_equal(late.labels_, base.labels_)
     one = small(max_iter=4, n_init=1).fit(X)
-    one_screened = small(max_iter=4, n_init=1, screen_epochs=1).fit(X)
+    with pytest.warns(UserWarning, match="screen_epochs=1 is ignored"):
+        one_screened = small(max_iter=4, n_init=1, screen_epochs=1).fit(X)
     np.testing.assert_array_equal(one_screened.labels_, one.labels_)
     assert one_screened.n_iter_ == 4
 
@@ -362,8 +363,20 @@ def test_verbose_shows_one_bar_for_the_whole_plan(blobs, capsys):
     bars = _final_bar(err)
     assert len(bars) == 1  # one bar, not one per restart
     assert "8/8" in bars[0]  # 3 restarts x 2 epochs, then 2 more for the best
-    assert "restart 1 of 3" in err and "restart 3 of 3" in err
     assert "training the best of 3 restarts" in bars[0]
+
+
+def test_verbose_lines_name_the_part_of_the_plan(blobs, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # no tqdm: plain lines
+    X, _ = blobs
+    small(n_init=3, screen_epochs=2, max_iter=4, verbose=1,
+          n_iter_no_change=0).fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    stages = [line.split(", epoch")[0] for line in lines]
+    assert stages == ["restart 1 of 3"] * 2 + ["restart 2 of 3"] * 2 + [
+        "restart 3 of 3"] * 2 + ["training the best of 3 restarts"] * 2
 
 
 def test_verbose_bar_of_an_early_stop_ends_at_the_epochs_run(blobs, capsys):
