@@ -1,0 +1,236 @@
+"""Development suite: the data sets every default is decided on.
+
+Each data set is a variant of digits, MNIST or Fashion-MNIST that changes
+what matters (size, resolution, number of classes), a bundled scikit-learn
+tabular set (standardised) or a 2-D toy problem. Every method runs on every
+set for each seed; each fit is one JSON record appended to ``--out`` (with
+the commit it was measured at), and the table ``docs/suite.md`` is made
+anew from all records. The table shows KMeans and GaussianMixture (the
+floor), UMAP+GMM (the bar; needs umap-learn, the ``benchmarks`` extra) and
+DeepEntropyClustering, with Hungarian accuracy and the median fit time.
+
+Examples
+--------
+python benchmarks/run_suite.py                      # the cheap sets, 3 seeds
+python benchmarks/run_suite.py --datasets mnist-10k,fashion-10k --seeds 1
+python benchmarks/run_suite.py --methods deep --set batch_size=64 --label b64
+python benchmarks/run_suite.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn import datasets as skdata
+from sklearn.preprocessing import StandardScaler
+
+from skdeepcluster import DeepEntropyClustering
+from skdeepcluster.baselines import make_baseline
+from skdeepcluster.datasets import load_fashion_mnist, load_mnist, make_toy_datasets
+from skdeepcluster.metrics import clustering_report
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+REPORT = ROOT / "docs" / "suite.md"
+
+IMAGES = ["digits", "mnist-2k", "fashion-2k", "mnist-14px-2k", "fashion-14px-2k",
+          "mnist+fashion-4k", "mnist-10k", "fashion-10k", "mnist", "fashion-mnist"]
+TABULAR = ["iris", "wine", "breast_cancer"]
+TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
+#: The sets a default run covers: every set of at most 4,000 rows.
+CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
+#: Method names: baselines by their factory name, and the estimator.
+METHODS = ["kmeans", "gmm", "umap+gmm", "deep", "deep-affine"]
+
+
+def _subset(X, y, n, seed=0):
+    rows = np.sort(np.random.default_rng(seed).choice(len(X), n, replace=False))
+    return X[rows], y[rows]
+
+
+def _downsample(X):
+    """28x28 images averaged over 2x2 blocks: 14x14."""
+    return X.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
+
+
+def load(name, data_home):
+    """(X, y, is_image) of a suite set."""
+    if name == "digits":
+        X, y = skdata.load_digits(return_X_y=True)
+        return X, y, True
+    if name in TABULAR:
+        X, y = getattr(skdata, f"load_{name}")(return_X_y=True)
+        return StandardScaler().fit_transform(X), y, False
+    if name in TOY:
+        return (*make_toy_datasets(500, random_state=0)[name], False)
+
+    def images(which):
+        loader = load_mnist if which == "mnist" else load_fashion_mnist
+        X, y = loader(data_home=data_home, return_X_y=True)
+        return np.asarray(X, dtype=np.float32).reshape(-1, 28, 28), np.asarray(y)
+
+    if name in ("mnist", "fashion-mnist"):
+        X, y = images(name.split("-")[0])
+        return X.reshape(len(X), -1), y, True
+    if name == "mnist+fashion-4k":
+        Xm, ym = _subset(*images("mnist"), 2000, seed=1)
+        Xf, yf = _subset(*images("fashion"), 2000, seed=2)
+        X, y = np.concatenate([Xm, Xf]), np.concatenate([ym, yf + 10])
+        return X.reshape(len(X), -1), y, True
+    which, *rest = name.split("-")
+    X, y = images(which)
+    if rest[0] == "14px":
+        X, rest = _downsample(X), rest[1:]
+    X, y = _subset(X, y, int(rest[0].rstrip("k")) * 1000)
+    return X.reshape(len(X), -1), y, True
+
+
+def make_method(method, n_clusters, seed, overrides):
+    if method.startswith("deep"):
+        params = {"augment": "affine"} if method == "deep-affine" else {}
+        return DeepEntropyClustering(n_clusters, random_state=seed, device="cpu",
+                                     **{**params, **overrides})
+    return make_baseline(method, n_clusters, random_state=seed)
+
+
+def _commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not recorded"
+
+
+def run(args):
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = ast.literal_eval(value)
+    names = {"cheap": CHEAP, "all": IMAGES + TABULAR + TOY}.get(
+        args.datasets, args.datasets.split(","))
+    methods = METHODS if args.methods == "all" else args.methods.split(",")
+    commit, out = _commit(), Path(args.out)
+    for name in names:
+        X, y, is_image = load(name, args.data_home)
+        k = len(np.unique(y))
+        for method in methods:
+            if method == "deep-affine" and not is_image:
+                continue
+            for seed in range(args.seeds):
+                estimator = make_method(method, k, seed, overrides)
+                start = time.perf_counter()
+                labels = estimator.fit_predict(X)
+                seconds = time.perf_counter() - start
+                record = {"dataset": name, "n_samples": len(X), "n_clusters": k,
+                          "method": method, "label": args.label if method.startswith(
+                              "deep") else "", "overrides": repr(overrides)
+                          if method.startswith("deep") else "",
+                          "seed": seed, **clustering_report(y, labels),
+                          "fit_seconds": seconds, "commit": commit,
+                          "torch_threads": torch.get_num_threads()}
+                print(json.dumps(record), flush=True)
+                with out.open("a") as file:
+                    file.write(json.dumps(record) + "\n")
+
+
+def _method_key(record):
+    label = record["label"]
+    return record["method"] + (f" [{label}]" if label else "")
+
+
+def report():
+    records = []
+    for path in sorted(RESULTS.glob("suite*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines()]
+    if not records:
+        return
+    # the latest commit's records of each (data set, method, label, seed)
+    latest = {}
+    for r in records:
+        latest[(r["dataset"], _method_key(r), r["seed"])] = r
+    records = list(latest.values())
+    order = IMAGES + TABULAR + TOY
+    datasets = sorted({r["dataset"] for r in records}, key=order.index)
+    methods = sorted({_method_key(r) for r in records},
+                     key=lambda m: (METHODS.index(m.split(" ")[0]), m))
+    cell = {}
+    for d in datasets:
+        for m in methods:
+            rs = [r for r in records if r["dataset"] == d and _method_key(r) == m]
+            if rs:
+                cell[d, m] = (np.mean([r["accuracy"] for r in rs]),
+                              np.median([r["fit_seconds"] for r in rs]), len(rs))
+    lines = [
+        "# Development suite", "",
+        "Generated by `benchmarks/run_suite.py` from "
+        "`benchmarks/results/suite*.jsonl` (do not edit by hand). Hungarian "
+        "accuracy, mean over seeds (`n`), and the median fit time in seconds, "
+        "one CPU thread per fit unless the records say otherwise. UMAP+GMM is "
+        "the bar, KMeans and GMM the floor. Bracketed labels name a variant "
+        "of DeepEntropyClustering's defaults (`--set` overrides, listed "
+        "below).", "",
+        "| data | rows | K | " + " | ".join(methods) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in methods) + " |",
+    ]
+    for d in datasets:
+        r0 = next(r for r in records if r["dataset"] == d)
+        row = [d, f"{r0['n_samples']:,}", str(r0["n_clusters"])]
+        for m in methods:
+            if (d, m) in cell:
+                a, s, n = cell[d, m]
+                row.append(f"{a:.3f} ({s:.0f} s, n={n})")
+            else:
+                row.append("")
+        lines.append("| " + " | ".join(row) + " |")
+    bar = next((m for m in methods if m == "umap+gmm"), None)
+    if bar is not None:
+        lines += ["", "Mean ACC over the sets that have both, and sets won or "
+                  "tied against UMAP+GMM (within 0.005):", ""]
+        for m in methods:
+            both = [d for d in datasets if (d, m) in cell and (d, bar) in cell]
+            if m == bar or not both:
+                continue
+            diff = [cell[d, m][0] - cell[d, bar][0] for d in both]
+            wins = sum(x >= -0.005 for x in diff)
+            lines.append(f"- {m}: {np.mean([cell[d, m][0] for d in both]):.3f} "
+                         f"against {np.mean([cell[d, bar][0] for d in both]):.3f}"
+                         f" on {len(both)} sets; at or above on {wins}")
+    variants = sorted({(r["label"], r["overrides"]) for r in records
+                       if r["label"]})
+    if variants:
+        lines += ["", "Variants:", ""]
+        lines += [f"- `{label}`: `{overrides}`" for label, overrides in variants]
+    commits = sorted({r["commit"] for r in records})
+    lines += ["", f"Measured at commits: {', '.join(commits)}."]
+    REPORT.write_text("\n".join(lines) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", default="cheap",
+                   help="'cheap' (default), 'all' or a comma-separated list")
+    p.add_argument("--methods", default="all",
+                   help=f"'all' or a comma-separated subset of {METHODS}")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--set", action="append", default=[],
+                   help="a DeepEntropyClustering parameter, e.g. batch_size=64")
+    p.add_argument("--label", default="", help="names the --set variant")
+    p.add_argument("--data-home", default=str(ROOT.parent / "shared" / "datasets"))
+    p.add_argument("--out", default=str(RESULTS / "suite.jsonl"))
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+    if not args.report_only:
+        run(args)
+    report()
+
+
+if __name__ == "__main__":
+    main()
