@@ -39,8 +39,8 @@ extensions = [
 # Markdown files in docs/ are fragments pulled into pages by
 # ``optional-include``, not pages.
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "benchmarks.md", "classification_results.md", "_ext",
-                    "_templates"]
+exclude_patterns = ["_build", "benchmarks.md", "classification_results.md",
+                    "suite.md", "_ext", "_templates"]
 templates_path = ["_templates"]
 root_doc = "index"
 default_role = "literal"

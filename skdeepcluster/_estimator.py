@@ -59,9 +59,20 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         the network's mean prediction over the batch in the network step (the
         y-step alone cannot rebalance confident predictions). Larger values give
         more balanced clusters; 0 lets clusters empty.
-    cluster_prior : array-like of shape (n_clusters,), default=None
-        Known cluster proportions (non-negative, normalised to sum 1). None means
-        uniform.
+    cluster_prior : array-like of shape (n_clusters,), "estimate" or None, \
+            default=None
+        The cluster proportions the fairness terms pull towards. An array gives
+        known proportions (non-negative, normalised to sum 1); None means
+        uniform; "estimate" starts uniform and re-estimates them after every
+        epoch from the pseudo-labels, mixed 9:1 with the uniform
+        distribution (so that no cluster's prior falls below ``0.1 /
+        n_clusters``), for clusters of unequal sizes (the "What matters"
+        page of the documentation says what it does and does not achieve
+        yet). The proportions in force are ``cluster_prior_`` after fitting
+        and ``proportions`` in ``history_``.
+
+        .. versionadded:: 0.1
+           ``"estimate"``.
     model : {"mlp", "conv", "linear"} or callable, default="mlp"
         The network. "conv" is a small ConvNet for images passed as flat rows
         (see ``image_shape``); "linear" a softmax regression for fixed features
@@ -158,7 +169,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         predictions), ``change`` (fraction of pseudo-labels that moved),
         ``cluster_sizes`` (of the pseudo-labels), ``balance``
         (:func:`~skdeepcluster.metrics.cluster_balance` of those sizes),
-        ``time``.
+        ``proportions`` (the cluster prior for the next epoch, see
+        ``cluster_prior``), ``time``.
+    cluster_prior_ : ndarray of shape (n_clusters,)
+        The cluster proportions the kept restart's fairness terms pulled
+        towards at the end of training: uniform, ``cluster_prior`` normalised,
+        or the last estimate with ``cluster_prior="estimate"``.
     objective_ : float
         Final self-labeling objective of the kept restart (lower is better),
         on the training points (at most 100,000 evenly spaced ones).
@@ -201,7 +217,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"collision", "reverse", "shannon"})],
         "fairness_weight": [Interval(Real, 0, None, closed="left")],
-        "cluster_prior": ["array-like", None],
+        "cluster_prior": ["array-like", StrOptions({"estimate"}), None],
         "augment": [StrOptions({"affine", "noise"}), callable, None],
         "n_neighbors": [Interval(Integral, 0, None, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
@@ -283,7 +299,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._n_init, self._screen_epochs, self._max_iter = _restart_plan(
             n_samples, 1 if warm else self.n_init, self.screen_epochs, self.max_iter)
         self._prior = None
-        if self.cluster_prior is not None:
+        self._prior_start = None
+        if isinstance(self.cluster_prior, str):  # "estimate", validated
+            self._prior = self.cluster_prior
+            if warm:  # continue from the fitted estimate
+                self._prior_start = self.cluster_prior_
+        elif self.cluster_prior is not None:
             prior = np.asarray(self.cluster_prior, dtype=float)
             if (prior.ndim != 1 or len(prior) != self.n_clusters
                     or not np.all(np.isfinite(prior)) or np.any(prior < 0)
@@ -324,6 +345,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
         return dict(
             loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
+            prior_start=self._prior_start,
             margin_weight=self.margin_weight,
             neighbors=neighbors, pair_neighbors=self.n_neighbors > 0,
             adversarial_weight=self.adversarial_weight,
@@ -361,6 +383,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.history_ = (self.history_ if warm else []) + best.history
         self.n_iter_ = best.n_iter
         self.objective_ = best.objective_value
+        self.cluster_prior_ = best.objective.proportions(self.n_clusters)
         self.labels_ = best.labels
         self._n_features_out = self.n_clusters  # transform's columns
         self._warn_if_clusters_empty()

@@ -78,12 +78,22 @@ class SelfLabeling:
     later release, so a subclass should accept and forward ``**kwargs``.
     """
 
+    #: With an estimated prior, the share of the uniform distribution mixed
+    #: into each epoch's estimate: every cluster keeps a prior of at least
+    #: ``prior_shrink / n_clusters``, so that none is starved by the estimate.
+    prior_shrink = 0.1
+
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
                  margin_weight, neighbors, augmenter, generator, solver="em",
                  pair_neighbors=True, adversarial_weight=0.0,
-                 adversarial_radius=0.25):
+                 adversarial_radius=0.25, prior_start=None):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
         self.loss, self.fairness_weight, self.solver = loss, fairness_weight, solver
+        # "estimate": start uniform, re-estimated from the pseudo-labels after
+        # every epoch (see end_epoch)
+        self.estimate_prior = isinstance(prior, str) and prior == "estimate"
+        if self.estimate_prior:
+            prior = prior_start  # None: uniform
         self.prior = None if prior is None else torch.as_tensor(prior, device=device)
         self.margin_weight, self.neighbors = margin_weight, neighbors
         self.pair_neighbors = pair_neighbors and neighbors is not None
@@ -202,7 +212,8 @@ class SelfLabeling:
             log_p = log_probs[0].detach()
             p = log_p.exp() if len(views) > 1 else probs
             stats = {"labels": target.argmax(1), "idx": idx, "prob_sum": p.sum(0),
-                     "entropy_sum": losses.entropy_from_log_probs(log_p, p).sum()}
+                     "entropy_sum": losses.entropy_from_log_probs(log_p, p).sum(),
+                     "target_sum": target.sum(0)}
         return loss, stats
 
     def tally(self, record):
@@ -219,7 +230,8 @@ class SelfLabeling:
         self.last_labels[idx] = labels
         self._sums = _add_up(self._sums, {"changed": moved,
                                           "prob_sum": record["prob_sum"],
-                                          "entropy_sum": record["entropy_sum"]})
+                                          "entropy_sum": record["entropy_sum"],
+                                          "target_sum": record["target_sum"]})
 
     def end_epoch(self):
         """Summarise the epoch from what the batches saw, at no extra forward
@@ -229,21 +241,38 @@ class SelfLabeling:
         predictions, ``cluster_sizes`` counts the pseudo-labels' argmax, and
         ``change`` is the fraction of points whose pseudo-label moved, and
         ``balance`` is :func:`~skdeepcluster.metrics.cluster_balance` of those
-        sizes (1 when all clusters are equal).
+        sizes (1 when all clusters are equal). ``proportions`` is the cluster
+        prior the next epoch's fairness terms pull towards: the uniform
+        distribution, the user's ``cluster_prior``, or, when the prior is
+        estimated, this epoch's mean pseudo-label mixed with the uniform
+        distribution in the share ``prior_shrink``.
         """
         sums, self._sums = self._sums, None
         n = len(self.last_labels)
         changed = int(sums["changed"])
         mean_prob = (sums["prob_sum"] / n).clamp_min(1e-30)
         mean_entropy = float(sums["entropy_sum"]) / n
-        sizes = torch.bincount(self.last_labels,
-                               minlength=mean_prob.numel()).cpu().numpy()
+        n_clusters = mean_prob.numel()
+        sizes = torch.bincount(self.last_labels, minlength=n_clusters).cpu().numpy()
+        if self.estimate_prior:
+            mean_target = sums["target_sum"].double() / n
+            shrink = self.prior_shrink
+            self.prior = ((1 - shrink) * mean_target / mean_target.sum()
+                          + shrink / n_clusters)
+            self._prior_cache = {}
         return {
             "score": float(-(mean_prob * mean_prob.log()).sum()) - mean_entropy,
             "change": changed / n,
             "cluster_sizes": sizes.tolist(),
             "balance": size_balance(sizes, len(sizes)),
+            "proportions": self.proportions(n_clusters).tolist(),
         }
+
+    def proportions(self, n_clusters):
+        """The cluster prior in force, as a float64 NumPy array."""
+        if self.prior is None:
+            return np.full(n_clusters, 1.0 / n_clusters)
+        return self.prior.double().cpu().numpy()
 
     def release(self):
         """Drop what only training needs (the neighbour lists: 40 MB for a

@@ -98,8 +98,8 @@ def test_models(blobs, params):
 def test_conv_model_on_images():
     X, y = load_digits(return_X_y=True)
     X, y = X[:300], y[:300]
-    model = DeepEntropyClustering(n_clusters=10, model="conv", augment="affine",
-                                  max_iter=2, random_state=0).fit(X)
+    model = DeepEntropyClustering(n_clusters=3, model="conv", augment="affine",
+                                  n_init=1, max_iter=5, random_state=0).fit(X)
     assert model.labels_.shape == (300,)
     assert isinstance(model.module_[-1], torch.nn.Linear)
 
@@ -274,7 +274,7 @@ def test_screen_epochs_is_validated(blobs):
 def test_input_dtypes(blobs, dtype):
     X, _ = blobs
     Xd = (X * 10 + 50).astype(dtype)
-    proba = small(max_iter=2).fit(Xd).predict_proba(Xd)
+    proba = small().fit(Xd).predict_proba(Xd)
     assert proba.dtype == np.float64 and np.all(np.isfinite(proba))
 
 
@@ -297,13 +297,15 @@ def test_pipeline_and_clone(blobs):
     np.testing.assert_array_equal(twin.fit(X).predict(X), pipe.predict(X))
 
 
-def test_grid_search_without_and_with_labels(blobs):
-    X, y = blobs
+def test_grid_search_without_and_with_labels():
+    # three clear blobs: 150-row folds, 5 steps per epoch
+    X, y = make_blobs(n_samples=300, centers=3, random_state=0)
     grid = {"fairness_weight": [0.5, 2.0], "hidden_layer_sizes": [(16,), (32, 32)]}
-    search = GridSearchCV(small(max_iter=3), grid, cv=2, n_jobs=2).fit(X)
+    base = small(n_clusters=3, max_iter=5, batch_size=32)
+    search = GridSearchCV(base, grid, cv=2, n_jobs=2).fit(X)
     assert search.best_params_["fairness_weight"] in (0.5, 2.0)
     assert np.isfinite(search.best_score_)
-    search = GridSearchCV(small(max_iter=3, n_init=3), grid, cv=2,
+    search = GridSearchCV(base, grid, cv=2,
                           scoring=make_scorer(adjusted_rand_score)).fit(X, y)
     assert search.best_score_ > 0.5
 
@@ -671,3 +673,49 @@ def test_image_shape_error_names_the_setting_the_user_chose():
         small(augment="affine").fit(X)
     with pytest.raises(ValueError, match=r"^model='conv' needs image_shape"):
         small(model="conv").fit(X)
+
+
+def test_cluster_prior_attribute_on_every_path(blobs, tmp_path):
+    X, _ = blobs
+    uniform = small().fit(X)
+    np.testing.assert_array_equal(uniform.cluster_prior_, np.full(4, 0.25))
+    given = small(cluster_prior=[1, 1, 1, 5]).fit(X)
+    np.testing.assert_allclose(given.cluster_prior_, [0.125] * 3 + [0.625])
+    assert all(h["proportions"] == pytest.approx(given.cluster_prior_.tolist())
+               for h in given.history_)
+    estimated = small(n_init=2, cluster_prior="estimate").fit(X)
+    prior = estimated.cluster_prior_
+    assert prior.shape == (4,) and prior.sum() == pytest.approx(1.0)
+    assert prior.min() >= 0.1 / 4 - 1e-12  # the floor of the uniform share
+    assert estimated.history_[-1]["proportions"] == pytest.approx(prior.tolist())
+    again = pickle.loads(pickle.dumps(estimated))
+    np.testing.assert_array_equal(again.cluster_prior_, prior)
+
+
+def test_estimated_prior_follows_the_pseudo_labels(blobs):
+    """Each epoch's estimate is the epoch's mean pseudo-label mixed 9:1 with
+    the uniform distribution; a warm start continues from the fitted one."""
+    from skdeepcluster.objectives import SelfLabeling
+
+    X, _ = blobs
+    seen = []
+
+    class Watching(SelfLabeling):
+        def end_epoch(self):
+            start = self.proportions(4)
+            summary = super().end_epoch()
+            seen.append((start, np.asarray(summary["proportions"])))
+            return summary
+
+    class WatchingClustering(DeepEntropyClustering):
+        objective_class = Watching
+
+    model = WatchingClustering(**small(cluster_prior="estimate",
+                                       warm_start=True).get_params()).fit(X)
+    np.testing.assert_array_equal(seen[0][0], np.full(4, 0.25))  # starts uniform
+    for _, estimate in seen:
+        assert estimate.min() >= 0.025 - 1e-12 and estimate.sum() == pytest.approx(1)
+    fitted = model.cluster_prior_.copy()
+    seen.clear()
+    model.fit(X)  # warm: the first epoch starts from the fitted estimate
+    np.testing.assert_allclose(seen[0][0], fitted)
