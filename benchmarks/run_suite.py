@@ -14,6 +14,7 @@ Examples
 python benchmarks/run_suite.py                      # the cheap sets, 3 seeds
 python benchmarks/run_suite.py --datasets mnist-10k,fashion-10k --seeds 1
 python benchmarks/run_suite.py --methods deep --set batch_size=64 --label b64
+python benchmarks/run_suite.py --datasets unequal   # clusters of unequal sizes
 python benchmarks/run_suite.py --report-only
 """
 
@@ -44,6 +45,10 @@ IMAGES = ["digits", "mnist-2k", "fashion-2k", "mnist-14px-2k", "fashion-14px-2k"
           "mnist+fashion-4k", "mnist-10k", "fashion-10k", "mnist", "fashion-mnist"]
 TABULAR = ["iris", "wine", "breast_cancer"]
 TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
+#: Clusters of unequal sizes: long-tailed subsets (class c keeps a share
+#: ratio^(-c/(K-1)) of the largest class) and blobs with small groups.
+UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "blobs-10to1",
+           "blobs-outliers"]
 #: The sets a default run covers: every set of at most 4,000 rows.
 CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
 #: Method names: baselines by their factory name, and the estimator.
@@ -60,8 +65,36 @@ def _downsample(X):
     return X.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
 
 
+def _long_tailed(X, y, ratio, largest, seed=0):
+    """Class c keeps ``largest * ratio**(-c / (K - 1))`` of its rows."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    keep = []
+    for c in classes:
+        n_c = int(round(largest * ratio ** (-c / (len(classes) - 1))))
+        keep += list(rng.choice(np.flatnonzero(y == c), n_c, replace=False))
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
 def load(name, data_home):
     """(X, y, is_image) of a suite set."""
+    if name == "digits-lt10":
+        X, y = skdata.load_digits(return_X_y=True)
+        return (*_long_tailed(X, y, 10, 170), True)
+    if name in ("mnist-lt10", "fashion-lt10"):
+        X, y, _ = load(name.split("-")[0] + ("-mnist" if "fashion" in name else ""),
+                       data_home)
+        return (*_long_tailed(X, y, 10, 1000), True)
+    if name == "blobs-10to1":
+        X, y = skdata.make_blobs(n_samples=[500, 150, 50],
+                                 centers=[[0, 0], [4, 4], [-4, 4]], random_state=0)
+        return X, y, False
+    if name == "blobs-outliers":
+        centers = np.random.default_rng(1).uniform(-10, 10, (5, 5))
+        X, y = skdata.make_blobs(n_samples=[400, 400, 400, 30, 30],
+                                 centers=centers, random_state=1)
+        return X, y, False
     if name == "digits":
         X, y = skdata.load_digits(return_X_y=True)
         return X, y, True
@@ -114,7 +147,8 @@ def run(args):
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = ast.literal_eval(value)
-    names = {"cheap": CHEAP, "all": IMAGES + TABULAR + TOY}.get(
+    names = {"cheap": CHEAP, "unequal": UNEQUAL + ["breast_cancer"],
+             "all": IMAGES + TABULAR + TOY + UNEQUAL}.get(
         args.datasets, args.datasets.split(","))
     methods = METHODS if args.methods == "all" else args.methods.split(",")
     commit, out = _commit(), Path(args.out)
@@ -157,7 +191,7 @@ def report():
     for r in records:
         latest[(r["dataset"], _method_key(r), r["seed"])] = r
     records = list(latest.values())
-    order = IMAGES + TABULAR + TOY
+    order = IMAGES + TABULAR + TOY + UNEQUAL
     datasets = sorted({r["dataset"] for r in records}, key=order.index)
     methods = sorted({_method_key(r) for r in records},
                      key=lambda m: (METHODS.index(m.split(" ")[0]), m))
@@ -216,7 +250,8 @@ def report():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="cheap",
-                   help="'cheap' (default), 'all' or a comma-separated list")
+                   help="'cheap' (default), 'unequal', 'all' or a comma-separated "
+                   "list")
     p.add_argument("--methods", default="all",
                    help=f"'all' or a comma-separated subset of {METHODS}")
     p.add_argument("--seeds", type=int, default=3)
