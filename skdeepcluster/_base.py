@@ -115,7 +115,7 @@ def private_torch_rng(seed, device, saved=None):
                 saved["cuda"] = torch.cuda.get_rng_state(device)
 
 
-def _check_float32_range(X):
+def check_float32_range(X):
     """Refuse values the float32 network would turn into inf (X already validated).
 
     Centring can double a magnitude, so the limit is half of float32's largest
@@ -210,7 +210,7 @@ class BaseDeepEstimator(BaseEstimator):
             self, X, reset=reset, dtype="numeric", accept_sparse=False,
             ensure_min_samples=2 if reset else 1,
         )
-        _check_float32_range(X)
+        check_float32_range(X)
         return X
 
     def _is_default(self, name) -> bool:
@@ -306,10 +306,12 @@ class BaseDeepEstimator(BaseEstimator):
             self.module_.to(device)
         return predict_logits(self.module_, X, self._scaler, device)
 
-    def _proba(self, X):
+    def _proba(self, X, log=False):
+        """(Log-)softmax of the network's outputs on X, as float64 NumPy."""
         check_is_fitted(self, "module_")
         X = self._validate_X(X, reset=False)
-        return torch.softmax(self._logits(X).double(), 1).numpy()
+        softmax = torch.log_softmax if log else torch.softmax
+        return softmax(self._logits(X).double(), 1).numpy()
 
     # ---- pickling -----------------------------------------------------------
     def __getstate__(self):

@@ -13,11 +13,11 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import (
     BaseDeepEstimator,
-    _check_float32_range,
+    check_float32_range,
     draw_seeds,
     resolve_device,
 )
@@ -315,7 +315,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         X, y = validate_data(self, X, y, reset=not warm, dtype="numeric",
                              accept_sparse=False, multi_output=True,
                              ensure_min_samples=2)
-        _check_float32_range(X)
+        check_float32_range(X)
         classes, targets = self._encode_targets(y)
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -388,9 +388,7 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        return torch.log_softmax(self._logits(X).double(), 1).numpy()
+        return self._proba(X, log=True)
 
     def predict(self, X):
         """Most probable class of each sample.

@@ -6,7 +6,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
@@ -521,9 +520,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         log_proba : ndarray of shape (n_samples, n_clusters)
             Each row's log-probabilities (their exponentials sum to 1).
         """
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        return torch.log_softmax(self._logits(X).double(), 1).numpy()
+        return self._proba(X, log=True)
 
     def predict(self, X):
         """Cluster of each sample: the argmax of ``predict_proba``.
