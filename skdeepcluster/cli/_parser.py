@@ -232,8 +232,8 @@ def build_parser():
     talk.add_argument(
         "-v", "--verbose", action="count", default=0,
         help=(
-            "also show the deep model's progress per epoch (stderr; without -v, "
-            "one line per method)"
+            "show progress (the default): a line per method and the deep "
+            "model's progress bar (or a line per epoch without tqdm), on stderr"
         ),
     )
     talk.add_argument(
