@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -26,11 +25,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._data import InputScaler
 from ._inference import predict_logits
 from ._loop import LoopConfig, LoopState, Progress, train
-from ._networks import build_network
+from ._networks import build_network, head_of
 from ._optim import Adam
+from ._warn import warn_user
 
 #: Version of the pickled state; bump when a release changes its layout.
-PICKLE_FORMAT = 1
+PICKLE_FORMAT = 2
+#: The oldest state format this release reads: format 1 (up to commit
+#: 1b6b3ef) stored parameters under names since renamed.
+MIN_PICKLE_FORMAT = 2
 
 
 def resolve_device(device, *, fitting=True) -> torch.device:
@@ -57,15 +60,15 @@ def resolve_device(device, *, fitting=True) -> torch.device:
             f"device={device!r} was requested but torch {torch.__version__} "
             f"{found}; use device='cpu' or device='auto'."
         )
-    warnings.warn(
-        f"device={device!r} is not available here; predicting on the CPU.",
-        RuntimeWarning, stacklevel=3,
-    )
+    warn_user(f"device={device!r} is not available here; predicting on the CPU.",
+              RuntimeWarning)
     return torch.device("cpu")
 
 
 def _device_works(device) -> bool:
-    """Whether torch can place a tensor on ``device`` here."""
+    """Whether torch can place (and compute on) a tensor on ``device`` here."""
+    if device.type == "meta":  # shapes only: nothing to train on
+        return False
     if device.type == "cuda":
         if not torch.cuda.is_available():
             return False
@@ -231,10 +234,7 @@ class BaseDeepEstimator(BaseEstimator):
         parameter name to the reason."""
         for name, reason in unused.items():
             if not self._is_default(name):
-                warnings.warn(
-                    f"{name}={getattr(self, name)!r} is ignored: {reason}.",
-                    UserWarning, stacklevel=4,
-                )
+                warn_user(f"{name}={getattr(self, name)!r} is ignored: {reason}.")
 
     def _network_unused(self):
         """The network parameters the chosen ``model`` ignores."""
@@ -276,6 +276,9 @@ class BaseDeepEstimator(BaseEstimator):
         with private_torch_rng(seed, device, torch_rng):
             scaler = scaler or InputScaler.fit(X)
             module = module or self._build(X.shape[1], device)
+            if head_of(module) is None:
+                self._warn_unused({"margin_weight": "the network has no "
+                                                   "torch.nn.Linear layer"})
             optimizer = Adam(module.parameters(), lr=self.learning_rate_init)
             objective = self.objective_class(
                 X, module, scaler, device,
@@ -333,13 +336,16 @@ class BaseDeepEstimator(BaseEstimator):
             raise ValueError(
                 f"This pickled {type(self).__name__} carries no state format "
                 "(_pickle_format), so it was not written by skdeepcluster's "
-                f"__getstate__; this release reads formats 1 to {PICKLE_FORMAT}."
+                f"__getstate__; this release reads formats {MIN_PICKLE_FORMAT} to "
+                f"{PICKLE_FORMAT}."
             )
-        if not isinstance(found, Integral) or not 1 <= found <= PICKLE_FORMAT:
+        if (not isinstance(found, Integral)
+                or not MIN_PICKLE_FORMAT <= found <= PICKLE_FORMAT):
             raise ValueError(
                 f"This {type(self).__name__} was pickled with state format "
-                f"{found!r}, but this skdeepcluster release reads formats 1 to "
-                f"{PICKLE_FORMAT}; load it with the release that saved it."
+                f"{found!r}, but this skdeepcluster release reads formats "
+                f"{MIN_PICKLE_FORMAT} to {PICKLE_FORMAT}; load it with the "
+                "release that saved it."
             )
         blob = state.pop("_module_bytes", None)
         if blob is not None:

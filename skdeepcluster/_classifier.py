@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -23,6 +22,7 @@ from ._base import (
 )
 from ._inference import predict_logits
 from ._networks import resolve_image_shape
+from ._warn import warn_user
 from .objectives import Supervised
 
 #: ``gamma=None`` resolves to these per loss.
@@ -339,11 +339,11 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
         self.classes_ = classes
         if (not run.interrupted and self.n_iter_no_change
                 and run.n_iter == self.max_iter):
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__} ran max_iter={self.max_iter} epochs "
                 f"without its training loss settling (tol={self.tol}); increase "
                 "max_iter, or set n_iter_no_change=0 to train for a fixed "
-                "number of epochs.", ConvergenceWarning, stacklevel=3,
+                "number of epochs.", ConvergenceWarning,
             )
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +21,7 @@ from ._base import BaseDeepEstimator, draw_seeds, resolve_device
 from ._inference import predict_labels_and_sample, predict_logits
 from ._neighbors import nearest_neighbors
 from ._networks import resolve_image_shape
+from ._warn import warn_user
 from .objectives import SelfLabeling
 
 #: Neighbours listed for the adversarial radius when ``n_neighbors=0``.
@@ -62,7 +62,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             default=None
         The cluster proportions the fairness terms pull towards. An array gives
         known proportions (non-negative, normalised to sum 1); None means
-        uniform; "estimate" starts uniform and re-estimates them after every
+        uniform; "estimate" starts uniform (a warm start: from
+        ``cluster_prior_``) and re-estimates them after every
         epoch from the pseudo-labels, mixed 9:1 with the uniform
         distribution (so that no cluster's prior falls below ``0.1 /
         n_clusters``), for clusters of unequal sizes (the "What matters"
@@ -301,8 +302,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._prior_start = None
         if isinstance(self.cluster_prior, str):  # "estimate", validated
             self._prior = self.cluster_prior
-            if warm:  # continue from the fitted estimate
-                self._prior_start = self.cluster_prior_
+            if warm:  # continue from the fitted proportions
+                self._prior_start = getattr(self, "cluster_prior_", None)
         elif self.cluster_prior is not None:
             prior = np.asarray(self.cluster_prior, dtype=float)
             if (prior.ndim != 1 or len(prior) != self.n_clusters
@@ -417,8 +418,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                     self.module_.load_state_dict(saved)
                 if self._n_init == 1:
                     raise
-                warnings.warn(f"A restart diverged and was dropped: {exc}",
-                              RuntimeWarning, stacklevel=3)
+                warn_user(f"A restart diverged and was dropped: {exc}",
+                          RuntimeWarning)
                 last_error = exc
                 continue
             runs.append(run)
@@ -439,10 +440,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             try:
                 return self._evaluate(X, self._advance_run(run, progress))
             except FloatingPointError as exc:
-                warnings.warn(
+                warn_user(
                     "The screened restart with the lowest objective diverged "
                     f"and was dropped; training the next one: {exc}",
-                    RuntimeWarning, stacklevel=3)
+                    RuntimeWarning)
                 last_error = exc
         raise FloatingPointError(
             f"All {self._n_init} restarts diverged; the last: {last_error}"
@@ -479,11 +480,11 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _warn_if_clusters_empty(self):
         found = len(np.unique(self.labels_))
         if found < self.n_clusters:
-            warnings.warn(
+            warn_user(
                 f"Only {found} of n_clusters={self.n_clusters} clusters are "
                 "non-empty after training; increase fairness_weight (now "
                 f"{self.fairness_weight}) or lower n_clusters.",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning,
             )
 
     def predict_proba(self, X):

@@ -9,13 +9,13 @@ optimizer, and lets the objective summarise each epoch.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ._data import batches
+from ._warn import warn_user
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
                 stopped = True
                 break
     except KeyboardInterrupt:
-        warnings.warn(
+        warn_user(
             f"Training interrupted at epoch {state.epoch + 1}; the model keeps the "
-            "weights it had then.", RuntimeWarning, stacklevel=3,
+            "weights it had then.", RuntimeWarning,
         )
         state.done = state.interrupted = True
         return state

@@ -143,10 +143,14 @@ def _exact(Z, k):
 
 def _approximate(pynndescent, Z, n_neighbors, seed):
     """Approximate k nearest other rows of Z by nearest-neighbour descent."""
-    k = n_neighbors
+    k = max(1, min(n_neighbors, Z.shape[0] - 1))
     search = pynndescent.NNDescent(Z, n_neighbors=k + 1, random_state=seed,
                                    n_jobs=1, compressed=True)
     index, _ = search.neighbor_graph
+    if (index < 0).any():  # rows the descent left short of candidates
+        raise RuntimeError(
+            "pynndescent returned incomplete neighbour lists; uninstall it or "
+            "fit on fewer rows to use the exact search.")
     rows = np.arange(Z.shape[0])[:, None]
     # drop each row itself (first when found, else the farthest candidate)
     is_self = index == rows

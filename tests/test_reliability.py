@@ -527,3 +527,22 @@ def test_reproducibility_is_documented():
     doc = " ".join(DeepEntropyClustering.__doc__.split())
     assert "**Reproducibility.**" in doc
     assert "torch.use_deterministic_algorithms(True)" in doc
+
+
+def test_warnings_point_at_the_users_line(X):
+    with pytest.warns(UserWarning, match="adversarial_radius=0.5 is ignored") as got:
+        small(adversarial_radius=0.5).fit(X)
+    assert got[0].filename == __file__
+
+
+def test_meta_device_is_a_value_error(X):
+    with pytest.raises(ValueError, match="device='meta'"):
+        small(device="meta").fit(X)
+
+
+def test_pickles_of_the_first_format_are_refused(X):
+    state = small().fit(X).__getstate__()
+    state["_pickle_format"] = 1  # parameters stored under their old names
+    fresh = DeepEntropyClustering.__new__(DeepEntropyClustering)
+    with pytest.raises(ValueError, match="state format 1, but .* reads formats 2"):
+        fresh.__setstate__(state)
