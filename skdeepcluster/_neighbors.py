@@ -13,7 +13,9 @@ space, with one of three engines chosen by the number of rows:
 - beyond, **approximate** neighbours by pynndescent's ``NNDescent`` when it
   is installed (``pip install "skdeepcluster[ann]"``): on MNIST and
   Fashion-MNIST it found 98.3% and 98.8% of the exact 10 nearest, in 10 s
-  and 3 s (``benchmarks/bench_neighbors.py``);
+  and 3 s (``benchmarks/bench_neighbors.py``). It holds the embedding of
+  every row in memory (200 MB of float32 for a million rows in 50
+  dimensions);
 - beyond, without pynndescent, exact neighbours **within random blocks** of
   ``BLOCK_ROWS`` rows: a point's neighbours are the nearest among the rows of
   its block, so the cost grows linearly with the number of rows and memory
