@@ -145,15 +145,15 @@ def report():
         "`DeepEntropyClustering` runs with its default settings except `loss` "
         "(and `augment=\"affine\"`, the documented image option, in the "
         "`-affine` rows). "
-        "Rows with n < 5 are runs that had not finished when the session ended, "
+        "Rows with n < 5 were run for fewer than 5 seeds, "
         "except the 'CPU, 2 threads' section: one fit timed with both cores of the "
         "2-core machine and nothing else running (`OMP_NUM_THREADS=2`). "
         "Fit times were taken with other jobs sharing the machine (8 concurrent "
         "fits on the H100 host's 16 cores; the CPU runs shared 2 cores with other "
         "work), so they overstate the time of one fit on a quiet machine. "
-        "Sections whose commit is 'not recorded' were measured in the first "
-        "session, before `n_init=\"auto\"` ran restarts on 70,000 samples: "
-        "they are older defaults, kept for the record.",
+        "Sections whose commit is 'not recorded' were measured before the "
+        "records carried their commit, when `n_init=\"auto\"` ran no restarts "
+        "on 70,000 samples: they are older defaults, kept for the record.",
         "",
     ]
     def section(r):  # CPU runs with different thread counts stay apart
