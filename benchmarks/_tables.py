@@ -1,4 +1,5 @@
-"""Table helpers shared by the classification benchmarks (not part of the package).
+"""Helpers shared by the benchmark scripts (not part of the package): the
+commit a record was measured at, ``--set`` overrides, tables.
 
 Each benchmark owns one section of ``docs/classification_results.md``, between
 ``<!-- name:start -->`` and ``<!-- name:end -->``; rerunning a benchmark
@@ -7,8 +8,10 @@ replaces its own section and leaves the others alone.
 
 from __future__ import annotations
 
+import ast
 import platform
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,25 @@ def markdown_table(header, rows) -> str:
              "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def commit():
+    """The checked-out commit (with "+" when the package has uncommitted
+    changes), or None outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skdeepcluster"],
+                               cwd=ROOT, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.strip() + ("+" if dirty.strip() else "")
+
+
+def parse_overrides(items) -> dict:
+    """``["batch_size=64", "augment='affine'"]`` as estimator keyword arguments."""
+    return {key: ast.literal_eval(value)
+            for key, _, value in (item.partition("=") for item in items)}
 
 
 def _cpu_name() -> str:

@@ -16,13 +16,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _tables import parse_overrides
 from sklearn.metrics import adjusted_rand_score
 
 import skdeepcluster
@@ -40,8 +40,7 @@ def main():
                    help="a DeepEntropyClustering parameter, e.g. batch_size=64")
     p.add_argument("--out", default=str(RESULTS / "toy_seeds"))
     args = p.parse_args()
-    overrides = {k: ast.literal_eval(v)
-                 for k, _, v in (item.partition("=") for item in args.set)}
+    overrides = parse_overrides(args.set)
     rows = []
     for name, (X, y) in make_toy_datasets(500, random_state=0).items():
         k = len(np.unique(y))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
+from _tables import commit
 from sklearn import datasets as skdata
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
@@ -76,20 +77,6 @@ def make_method(method, n_clusters, seed, device, n_samples, images=True):
                                  **DEEP[method])
 
 
-def _commit():
-    """The checked-out commit (with "+" when the tree has changes), or None."""
-    import subprocess
-
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skdeepcluster"],
-                               cwd=ROOT, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.strip() + ("+" if dirty.strip() else "")
-
-
 def run(args):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +86,7 @@ def run(args):
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
         "sklearn": sklearn.__version__, "python": platform.python_version(),
-        "commit": _commit()}
+        "commit": commit()}
     for name in args.datasets.split(","):
         X, y, note = load(name, args.data_home)
         k = len(np.unique(y))

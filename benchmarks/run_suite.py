@@ -22,14 +22,13 @@ python benchmarks/run_suite.py --report-only
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _tables import commit, parse_overrides
 from sklearn import datasets as skdata
 from sklearn.preprocessing import StandardScaler
 
@@ -134,25 +133,13 @@ def make_method(method, n_clusters, seed, overrides):
     return make_baseline(method, n_clusters, random_state=seed)
 
 
-def _commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "not recorded"
-
-
 def run(args):
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = ast.literal_eval(value)
+    overrides = parse_overrides(args.set)
     names = {"cheap": CHEAP, "unequal": UNEQUAL + ["breast_cancer"],
              "all": IMAGES + TABULAR + TOY + UNEQUAL}.get(
         args.datasets, args.datasets.split(","))
     methods = METHODS if args.methods == "all" else args.methods.split(",")
-    commit, out = _commit(), Path(args.out)
+    measured_at, out = commit() or "not recorded", Path(args.out)
     for name in names:
         X, y, is_image = load(name, args.data_home)
         k = len(np.unique(y))
@@ -169,7 +156,7 @@ def run(args):
                               "deep") else "", "overrides": repr(overrides)
                           if method.startswith("deep") else "",
                           "seed": seed, **clustering_report(y, labels),
-                          "fit_seconds": seconds, "commit": commit,
+                          "fit_seconds": seconds, "commit": measured_at,
                           "torch_threads": torch.get_num_threads()}
                 print(json.dumps(record), flush=True)
                 with out.open("a") as file:
