@@ -43,14 +43,26 @@ def gaussian_noise(x, generator, *, scale=0.1):
     return x + scale * noise.to(x.device, x.dtype)
 
 
+class Perturbation:
+    """``batch -> fn(batch, *args, generator)``: a perturbation bound to its
+    arguments and its run's generator. A plain object rather than a closure,
+    so that a run can be pickled (sent to and from a joblib worker)."""
+
+    def __init__(self, fn, generator, *args):
+        self.fn, self.generator, self.args = fn, generator, args
+
+    def __call__(self, x):
+        return self.fn(x, *self.args, self.generator)
+
+
 def make_augmenter(augment, image_shape, generator):
     """Resolve the ``augment`` parameter to a ``batch -> batch`` callable or None."""
     if augment is None:
         return None
     if callable(augment):
-        return lambda x: augment(x, generator)
+        return Perturbation(augment, generator)
     if augment == "noise":
-        return lambda x: gaussian_noise(x, generator)
+        return Perturbation(gaussian_noise, generator)
     if augment == "affine":
-        return lambda x: random_affine(x, image_shape, generator)
+        return Perturbation(random_affine, generator, image_shape)
     raise ValueError(f"Unknown augment={augment!r}.")  # guarded by the constraints

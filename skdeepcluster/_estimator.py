@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
+import torch
+from joblib import effective_n_jobs
 from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
@@ -13,12 +16,15 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import losses
 from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
+from ._data import InputScaler
 from ._inference import predict_labels_and_sample, predict_logits
+from ._loop import Progress
 from ._neighbors import nearest_neighbors
 from ._networks import resolve_image_shape
 from ._warn import warn_user
@@ -144,6 +150,20 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
     n_iter_no_change : int, default=5
         See ``tol``; 0 disables early stopping.
+    n_jobs : int, default=None
+        Number of restarts trained at once, as joblib tasks (up to the
+        screen when restarts are screened; the kept run then trains on in
+        this process). None means 1 unless in a
+        :func:`joblib.parallel_config` context; -1 means all processors.
+        Under ``joblib.parallel_config(backend="dask")`` (or Ray's joblib
+        backend) the restarts run on that cluster's workers with no other
+        change. Each task trains on ``device``: on GPUs run one worker per
+        GPU (for example dask-cuda's ``LocalCUDACluster``), so that each
+        worker's ``"cuda"`` is its own. The neighbour search runs once, here,
+        before the tasks start. Results depend on the number of torch
+        threads each task gets, not on ``n_jobs`` itself (see Notes).
+
+        .. versionadded:: 0.1
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -198,7 +218,11 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     skdeepcluster. On a GPU, cuDNN and cuBLAS pick non-deterministic kernels, so
     labels may differ slightly between runs unless you call
     ``torch.use_deterministic_algorithms(True)`` (and set
-    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) before fitting.
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) before fitting. Every restart
+    draws its own seed from ``random_state``, so ``n_jobs`` does not change
+    what is trained: with the same number of torch threads per restart, a fit
+    with ``n_jobs=2`` gives the labels of ``n_jobs=1``. (joblib's process
+    workers get ``cpu_count() // n_jobs`` threads each.)
 
     Examples
     --------
@@ -226,6 +250,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "screen_epochs": [StrOptions({"auto"}),
                           Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -250,6 +275,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         screen_epochs="auto",
         tol=1e-3,
         n_iter_no_change=5,
+        n_jobs=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -274,6 +300,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.screen_epochs = screen_epochs
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -336,13 +363,21 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "images"
         self._warn_unused(unused)
 
-    def _objective_params(self, X, scaler, generator):
+    def _shared_inputs(self, X, seed, warm=False):
+        """What every restart of this fit trains from: the input scaling (a
+        warm start keeps the fitted one) and the nearest-neighbour lists,
+        searched once with ``seed`` (None when no term needs them)."""
+        scaler = self._scaler if warm else InputScaler.fit(X)
         # the adversarial radius needs neighbour distances even without pairing
         n_neighbors = self.n_neighbors or (
             _RADIUS_NEIGHBORS if self.adversarial_weight > 0 else 0)
         neighbors = None
         if n_neighbors > 0:
-            neighbors = nearest_neighbors(X, n_neighbors, scaler, generator)
+            neighbors = nearest_neighbors(X, n_neighbors, scaler,
+                                          torch.Generator().manual_seed(seed))
+        return _SharedInputs(scaler, neighbors)
+
+    def _objective_params(self, X, scaler, generator, *, neighbors):
         return dict(
             loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
             prior_start=self._prior_start,
@@ -376,9 +411,13 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X = self._validate_X(X, reset=not warm)
         self._check_params_vs_input(X, warm)
         device = resolve_device(self.device)
+        # the first seed owns the neighbour search, the others the restarts
+        seeds = draw_seeds(self.random_state, 1 + self._n_init)
+        shared = self._shared_inputs(X, seeds[0], warm)
         with self._progress(self._planned_epochs()) as progress:
-            runs, last_error = self._start_and_screen(X, device, warm, progress)
-            best = self._finish_best(X, runs, last_error, progress)
+            screened = self._start_and_screen(X, shared, seeds[1:], device, warm,
+                                              progress)
+            best = self._finish_best(X, screened, progress)
         self.module_, self._scaler = best.module, best.scaler
         self.history_ = (self.history_ if warm else []) + best.history
         self.n_iter_ = best.n_iter
@@ -396,45 +435,76 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         screen = min(self._screen_epochs, self._max_iter)
         return self._n_init * screen + self._max_iter - screen
 
-    def _start_and_screen(self, X, device, warm, progress):
-        """Start every restart and train it to the screen (to the end when
-        not screening), scored on X; returns the runs that did not diverge
-        and the last divergence."""
+    def _start_and_screen(self, X, shared, seeds, device, warm, progress):
+        """Start a restart per seed and train each to the screen (to the end
+        when not screening), scored on X: one after another in this process,
+        or as joblib tasks when ``n_jobs`` allows several at once."""
         config = self._loop_config(self._max_iter, self._batch_size)
+        if not warm and len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1:
+            return self._screen_in_parallel(X, shared, seeds, device, config,
+                                            progress)
         saved = self._warm_snapshot(X, device) if warm else None
-        runs, last_error = [], None
-        seeds = draw_seeds(self.random_state, self._n_init)
+        screened = _Screened()
         for k, seed in enumerate(seeds, start=1):
-            if self._n_init > 1:
-                progress.stage(f"restart {k} of {self._n_init}")
+            if len(seeds) > 1:
+                progress.stage(f"restart {k} of {len(seeds)}")
             try:
                 run = self._start_run(X, seed, device, config,
                                       module=self.module_ if warm else None,
-                                      scaler=self._scaler if warm else None)
+                                      scaler=shared.scaler,
+                                      neighbors=shared.neighbors)
                 self._advance_run(run, progress, pause_after=self._screen_epochs)
                 self._evaluate(X, run)
             except FloatingPointError as exc:
                 if warm:  # the model fitted before stays usable
                     self.module_.load_state_dict(saved)
-                if self._n_init == 1:
+                if len(seeds) == 1:
                     raise
-                warn_user(f"A restart diverged and was dropped: {exc}",
-                          RuntimeWarning)
-                last_error = exc
+                screened.dropped(exc)
                 continue
-            runs.append(run)
+            screened.runs.append(run)
             if run.interrupted:
+                screened.interrupted = True
                 break
-        return runs, last_error
+        return screened
 
-    def _finish_best(self, X, runs, last_error, progress):
-        """Rank the runs by their objective and return the best, trained to
-        the end: a screened leader is trained on; should it diverge, the next
-        screened run takes its place. After Ctrl-C the runs stay as they
-        are."""
-        interrupted = bool(runs) and runs[-1].interrupted
-        for run in sorted(runs, key=lambda r: r.objective_value):
-            if run.done or interrupted:
+    def _screen_in_parallel(self, X, shared, seeds, device, config, progress):
+        """:meth:`_start_and_screen` with each restart a joblib task: the
+        backend in force (``joblib.parallel_config``: processes by default,
+        a Dask or Ray cluster when set) runs up to ``n_jobs`` at once. The
+        progress display advances as each restart comes back."""
+        screened = _Screened()
+        tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(_screen_restart)(self, X, shared, seed, device, config)
+            for seed in seeds)
+        progress.stage(f"{len(seeds)} restarts, n_jobs={self.n_jobs}")
+        try:
+            for run in tasks:
+                if isinstance(run, FloatingPointError):
+                    screened.dropped(run)
+                    continue
+                run.objective.X = X  # the tasks send their runs back without X
+                for summary in run.history:
+                    progress.update(summary)
+                screened.runs.append(run)
+        except KeyboardInterrupt:
+            if not screened.runs:
+                raise
+            warn_user(
+                f"Training interrupted after {len(screened.runs)} of "
+                f"{len(seeds)} restarts; the best of those is kept as it is.",
+                RuntimeWarning)
+            screened.interrupted = True
+        return screened
+
+    def _finish_best(self, X, screened, progress):
+        """Rank the screened runs by their objective and return the best,
+        trained to the end: a screened leader is trained on; should it
+        diverge, the next screened run takes its place. After Ctrl-C the runs
+        stay as they are."""
+        last_error = screened.last_error
+        for run in sorted(screened.runs, key=lambda r: r.objective_value):
+            if run.done or screened.interrupted:
                 return run
             progress.stage(f"training the best of {self._n_init} restarts")
             try:
@@ -582,3 +652,42 @@ def _restart_plan(n_samples, n_init, screen_epochs, max_iter):
         screened = screen_epochs is not None and screen_epochs < 100
         max_iter = 100 if screened else 50
     return n_init, screen_epochs, max_iter
+
+
+@dataclass(frozen=True)
+class _SharedInputs:
+    """What every restart of one fit trains from: the input scaling and the
+    nearest-neighbour lists (None when no term uses them)."""
+
+    scaler: InputScaler
+    neighbors: np.ndarray | None
+
+
+@dataclass
+class _Screened:
+    """The restarts that came through the screen, the last divergence among
+    those dropped, and whether Ctrl-C cut the screening short."""
+
+    runs: list = field(default_factory=list)
+    last_error: FloatingPointError | None = None
+    interrupted: bool = False
+
+    def dropped(self, error):
+        warn_user(f"A restart diverged and was dropped: {error}", RuntimeWarning)
+        self.last_error = error
+
+
+def _screen_restart(estimator, X, shared, seed, device, config):
+    """One restart as a joblib task: started, trained to the screen and
+    scored; returned without X (the caller holds it), or the divergence that
+    ended it."""
+    try:
+        run = estimator._start_run(X, seed, device, config, scaler=shared.scaler,
+                                   neighbors=shared.neighbors)
+        estimator._advance_run(run, Progress(0, 0, ""),
+                               pause_after=estimator._screen_epochs)
+        estimator._evaluate(X, run)
+    except FloatingPointError as exc:
+        return exc
+    run.objective.X = None
+    return run

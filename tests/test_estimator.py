@@ -42,7 +42,10 @@ def small(**kw):
 
 def test_fit_predict_api(blobs):
     X, y = blobs
-    model = small().fit(X)
+    # One 20-epoch restart on these four blobs merges two and splits another
+    # on about half the seeds; four restarts, ranked by the objective, were
+    # above 0.9 ARI on each of random_state 0-9.
+    model = small(n_init=4).fit(X)
     assert model.labels_.shape == (300,)
     assert model.labels_.dtype.kind == "i"
     np.testing.assert_array_equal(model.predict(X), model.labels_)
@@ -83,7 +86,7 @@ def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
     X, y = blobs
     if solver == "pgd" and loss == "shannon":
         pytest.skip("the Shannon baseline uses Sinkhorn-Knopp, not the y-step solver")
-    model = small(loss=loss)
+    model = small(loss=loss, n_init=4)  # see test_fit_predict_api
     if solver == "pgd":
         model = _WithPGD(**model.get_params())
     model.fit(X)
@@ -92,7 +95,7 @@ def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
 
 @pytest.mark.parametrize(
     "params",
-    [{"model": "mlp"},
+    [{"model": "mlp", "n_init": 4},  # see test_fit_predict_api
      {"model": "linear", "max_iter": 100, "learning_rate_init": 1e-2, "n_init": 3}],
 )
 def test_models(blobs, params):
@@ -163,7 +166,9 @@ def _start(model, X, seed):
     model._validate_X(X, reset=True)
     model._check_params_vs_input(X)
     config = model._loop_config(model._max_iter, model._batch_size)
-    return model._start_run(X, seed, torch.device("cpu"), config)
+    shared = model._shared_inputs(X, seed)
+    return model._start_run(X, seed, torch.device("cpu"), config,
+                            scaler=shared.scaler, neighbors=shared.neighbors)
 
 
 def _full_runs(model, X, seeds):
@@ -204,7 +209,7 @@ def test_screening_trains_only_the_early_leader_to_the_end(blobs):
     X, _ = blobs
     params = {"max_iter": 12, "n_init": 4, "n_iter_no_change": 0, "random_state": 5}
     screened = small(screen_epochs=2, **params).fit(X)
-    seeds = draw_seeds(5, 4)
+    seeds = draw_seeds(5, 1 + 4)[1:]  # the first owns the neighbour search
     # the leader after 2 epochs, found independently
     early = []
     for seed in seeds:
