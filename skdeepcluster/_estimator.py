@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -22,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import losses
 from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
+from ._checkpoint import Checkpoint, data_fingerprint
 from ._data import InputScaler
 from ._inference import predict_labels_and_sample, predict_logits
 from ._loop import Progress
@@ -164,6 +166,23 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         threads each task gets, not on ``n_jobs`` itself (see Notes).
 
         .. versionadded:: 0.1
+    checkpoint_path : str or path-like, default=None
+        Where the fit writes its state every ``checkpoint_every`` epochs and
+        after each restart. Should the process end before the fit does (a
+        crash, a killed job, Ctrl-C), a new ``fit`` with the same parameters
+        on the same data, in any process, reads it and continues from there
+        to the result the fit would have had without the break (on the CPU,
+        with the same number of torch threads). The file is removed once the
+        fit completes. A checkpoint of other parameters or other data (as far
+        as shape, dtype and 1,000 evenly spaced rows tell) is refused with a
+        ``ValueError``. The file is a pickle: load only checkpoints you
+        wrote. Ignored by a warm start.
+
+        .. versionadded:: 0.1
+    checkpoint_every : int, default=10
+        Epochs between checkpoints; see ``checkpoint_path``.
+
+        .. versionadded:: 0.1
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -251,6 +270,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                           Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "checkpoint_path": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -276,6 +297,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         tol=1e-3,
         n_iter_no_change=5,
         n_jobs=None,
+        checkpoint_path=None,
+        checkpoint_every=10,
         device="auto",
         random_state=None,
         verbose=0,
@@ -301,6 +324,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.n_jobs = n_jobs
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every = checkpoint_every
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -411,13 +436,17 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X = self._validate_X(X, reset=not warm)
         self._check_params_vs_input(X, warm)
         device = resolve_device(self.device)
-        # the first seed owns the neighbour search, the others the restarts
-        seeds = draw_seeds(self.random_state, 1 + self._n_init)
-        shared = self._shared_inputs(X, seeds[0], warm)
+        checkpoint = self._checkpoint(X, warm)
+        state = checkpoint.load(X) if checkpoint else None
+        if state is None:
+            # the first seed owns the neighbour search, the others the restarts
+            seeds = draw_seeds(self.random_state, 1 + self._n_init)
+            state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm))
         with self._progress(self._planned_epochs()) as progress:
-            screened = self._start_and_screen(X, shared, seeds[1:], device, warm,
-                                              progress)
-            best = self._finish_best(X, screened, progress)
+            self._start_and_screen(X, state, device, warm, progress, checkpoint)
+            best = self._finish_best(X, state, progress, checkpoint)
+        if checkpoint and not state.interrupted:
+            checkpoint.remove()
         self.module_, self._scaler = best.module, best.scaler
         self.history_ = (self.history_ if warm else []) + best.history
         self.n_iter_ = best.n_iter
@@ -435,89 +464,136 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         screen = min(self._screen_epochs, self._max_iter)
         return self._n_init * screen + self._max_iter - screen
 
-    def _start_and_screen(self, X, shared, seeds, device, warm, progress):
+    def _checkpoint(self, X, warm):
+        """The checkpoint of this fit, or None without ``checkpoint_path``."""
+        if self.checkpoint_path is None:
+            return None
+        if warm:
+            warn_user("checkpoint_path is ignored: a warm start continues the "
+                      "fitted network, which the checkpoint does not hold.")
+            return None
+        kept = {k: _key_value(v) for k, v in self.get_params().items()
+                if k not in ("checkpoint_path", "checkpoint_every", "n_jobs",
+                             "verbose")}
+        key = f"{type(self).__qualname__} {kept!r} {data_fingerprint(X)}"
+        return Checkpoint(self.checkpoint_path, key)
+
+    def _start_and_screen(self, X, state, device, warm, progress, checkpoint):
         """Start a restart per seed and train each to the screen (to the end
         when not screening), scored on X: one after another in this process,
-        or as joblib tasks when ``n_jobs`` allows several at once."""
+        or as joblib tasks when ``n_jobs`` allows several at once. Restarts
+        that ``state`` holds from a checkpoint are not trained again."""
         config = self._loop_config(self._max_iter, self._batch_size)
+        seeds = state.seeds[1:]
+        for run in state.runs + [state.current] * (state.current is not None):
+            for summary in run.history:  # what the checkpoint had trained
+                progress.update(summary)
         if not warm and len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1:
-            return self._screen_in_parallel(X, shared, seeds, device, config,
-                                            progress)
+            return self._screen_in_parallel(X, state, device, config, progress,
+                                            checkpoint)
         saved = self._warm_snapshot(X, device) if warm else None
-        screened = _Screened()
-        for k, seed in enumerate(seeds, start=1):
+        for k in range(state.handled, len(seeds)):
             if len(seeds) > 1:
-                progress.stage(f"restart {k} of {len(seeds)}")
+                progress.stage(f"restart {k + 1} of {len(seeds)}")
             try:
-                run = self._start_run(X, seed, device, config,
-                                      module=self.module_ if warm else None,
-                                      scaler=shared.scaler,
-                                      neighbors=shared.neighbors)
-                self._advance_run(run, progress, pause_after=self._screen_epochs)
+                if state.current is None:
+                    state.current = self._start_run(
+                        X, seeds[k], device, config,
+                        module=self.module_ if warm else None,
+                        scaler=state.shared.scaler,
+                        neighbors=state.shared.neighbors)
+                run = state.current
+                self._advance_saving(run, progress, self._screen_epochs, state,
+                                     checkpoint, X)
                 self._evaluate(X, run)
             except FloatingPointError as exc:
                 if warm:  # the model fitted before stays usable
                     self.module_.load_state_dict(saved)
                 if len(seeds) == 1:
                     raise
-                screened.dropped(exc)
-                continue
-            screened.runs.append(run)
-            if run.interrupted:
-                screened.interrupted = True
+                state.dropped(exc)
+            else:
+                state.runs.append(run)
+            state.current, state.handled = None, k + 1
+            if state.runs and state.runs[-1].interrupted:
+                state.interrupted = True
                 break
-        return screened
+            if checkpoint:
+                checkpoint.save(state, X)
 
-    def _screen_in_parallel(self, X, shared, seeds, device, config, progress):
+    def _screen_in_parallel(self, X, state, device, config, progress, checkpoint):
         """:meth:`_start_and_screen` with each restart a joblib task: the
         backend in force (``joblib.parallel_config``: processes by default,
         a Dask or Ray cluster when set) runs up to ``n_jobs`` at once. The
-        progress display advances as each restart comes back."""
-        screened = _Screened()
+        progress display advances as each restart comes back, and so does
+        the checkpoint."""
+        seeds = state.seeds[1:]
         tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_screen_restart)(self, X, shared, seed, device, config)
-            for seed in seeds)
+            delayed(_screen_restart)(self, X, state.shared, seed, device, config)
+            for seed in seeds[state.handled:])
         progress.stage(f"{len(seeds)} restarts, n_jobs={self.n_jobs}")
         try:
             for run in tasks:
+                state.handled += 1
                 if isinstance(run, FloatingPointError):
-                    screened.dropped(run)
+                    state.dropped(run)
                     continue
                 run.objective.X = X  # the tasks send their runs back without X
                 for summary in run.history:
                     progress.update(summary)
-                screened.runs.append(run)
+                state.runs.append(run)
+                if checkpoint:
+                    checkpoint.save(state, X)
         except KeyboardInterrupt:
-            if not screened.runs:
+            if not state.runs:
                 raise
             warn_user(
-                f"Training interrupted after {len(screened.runs)} of "
+                f"Training interrupted after {len(state.runs)} of "
                 f"{len(seeds)} restarts; the best of those is kept as it is.",
                 RuntimeWarning)
-            screened.interrupted = True
-        return screened
+            state.interrupted = True
 
-    def _finish_best(self, X, screened, progress):
+    def _finish_best(self, X, state, progress, checkpoint):
         """Rank the screened runs by their objective and return the best,
         trained to the end: a screened leader is trained on; should it
         diverge, the next screened run takes its place. After Ctrl-C the runs
         stay as they are."""
-        last_error = screened.last_error
-        for run in sorted(screened.runs, key=lambda r: r.objective_value):
-            if run.done or screened.interrupted:
+        last_error = state.last_error
+        for run in sorted(state.runs, key=lambda r: r.objective_value):
+            if run.done or state.interrupted:
                 return run
             progress.stage(f"training the best of {self._n_init} restarts")
             try:
-                return self._evaluate(X, self._advance_run(run, progress))
+                self._advance_saving(run, progress, None, state, checkpoint, X)
+                return self._evaluate(X, run)
             except FloatingPointError as exc:
                 warn_user(
                     "The screened restart with the lowest objective diverged "
                     f"and was dropped; training the next one: {exc}",
                     RuntimeWarning)
                 last_error = exc
+            finally:
+                state.interrupted = run.interrupted
         raise FloatingPointError(
             f"All {self._n_init} restarts diverged; the last: {last_error}"
         ) from last_error
+
+    def _advance_saving(self, run, progress, pause_after, state, checkpoint, X):
+        """:meth:`_advance_run`, writing ``state`` to the checkpoint (when
+        there is one) every ``checkpoint_every`` epochs. A run paused and
+        resumed trains as one that never paused, so the checkpoints change
+        nothing in the result. Nothing is written after Ctrl-C: the last
+        checkpoint resumes the fit as it was before."""
+        if checkpoint is None:
+            return self._advance_run(run, progress, pause_after)
+        end = self._max_iter if pause_after is None else pause_after
+        while not run.done and run.n_iter < end:
+            self._advance_run(run, progress,
+                              pause_after=min(run.n_iter + self.checkpoint_every, end))
+            if run.interrupted:
+                break
+            checkpoint.save(state, X)
+        return run
 
     def _evaluate(self, X, run):
         """Label X with ``run``'s network and score its objective (in place;
@@ -664,17 +740,36 @@ class _SharedInputs:
 
 
 @dataclass
-class _Screened:
-    """The restarts that came through the screen, the last divergence among
-    those dropped, and whether Ctrl-C cut the screening short."""
+class _FitState:
+    """Where one fit stands: its seeds (the first owns the neighbour search,
+    the others the restarts), the inputs its restarts share, the restarts
+    through the screen, the number of seeds handled (kept or dropped), the
+    restart being screened, the last divergence among those dropped, and
+    whether Ctrl-C cut the fit short. A checkpoint stores it."""
 
+    seeds: list
+    shared: _SharedInputs
     runs: list = field(default_factory=list)
+    handled: int = 0
+    current: object = None
     last_error: FloatingPointError | None = None
     interrupted: bool = False
 
     def dropped(self, error):
         warn_user(f"A restart diverged and was dropped: {error}", RuntimeWarning)
         self.last_error = error
+
+
+def _key_value(value):
+    """A parameter as the checkpoint's key records it: a callable by its
+    name, a RandomState instance by its kind (the checkpoint holds the seeds
+    drawn from it), anything else by its repr."""
+    if callable(value):
+        name = getattr(value, "__qualname__", type(value).__qualname__)
+        return f"{getattr(value, '__module__', '')}.{name}"
+    if isinstance(value, np.random.RandomState):
+        return "RandomState"
+    return repr(value)
 
 
 def _screen_restart(estimator, X, shared, seed, device, config):
