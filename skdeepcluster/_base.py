@@ -136,6 +136,37 @@ def check_float32_range(X):
         )
 
 
+#: A CPU fit of a built-in dense network ("mlp", "linear") whose step
+#: multiplies fewer weights than this (``batch_size`` times the number of
+#: weights) trains on one torch thread; see :func:`cpu_threads`.
+ONE_THREAD_WORK = 2**27
+
+
+@contextmanager
+def cpu_threads(device, work):
+    """Train on one torch thread when the fit is on the CPU and each step is
+    small (``work``, the multiply-adds of a step's forward pass, below
+    :data:`ONE_THREAD_WORK`; None: not known), restoring torch's count after.
+
+    Steps of a few tens of millions of multiply-adds are too short for
+    OpenMP threads to pay: on two cores two threads were only 1.3 to 1.5
+    times faster than one on a quiet machine, and several times slower once
+    another process kept a core busy, because the threads wait for each
+    other at every operation (``benchmarks/bench_load.py``). One thread per
+    small fit lets fits share a machine, and ``n_jobs`` or a grid search
+    use its cores.
+    """
+    before = torch.get_num_threads()
+    limit = device.type == "cpu" and work is not None and work < ONE_THREAD_WORK
+    if limit:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if limit:
+            torch.set_num_threads(before)
+
+
 @dataclass
 class TrainingRun:
     """One training run: a network, what trains it and where its loop stands.
@@ -258,6 +289,21 @@ class BaseDeepEstimator(BaseEstimator):
         module = build_network(self.model, n_features, self._n_outputs(),
                                self._hidden_sizes(), self.image_shape)
         return module.to(device)
+
+    def _step_work(self, n_features, batch_size):
+        """Multiply-adds of one step's forward pass for the built-in dense
+        networks ("mlp", "linear"); None for the ConvNet and user modules."""
+        if self.model == "linear":
+            widths = [n_features, self._n_outputs()]
+        elif self.model == "mlp":
+            widths = [n_features, *self._hidden_sizes(), self._n_outputs()]
+        else:
+            return None
+        return batch_size * sum(a * b for a, b in zip(widths, widths[1:]))
+
+    def _threads(self, X, device, batch_size):
+        """The torch threads of this fit (see :func:`cpu_threads`)."""
+        return cpu_threads(device, self._step_work(X.shape[1], batch_size))
 
     def _loop_config(self, max_iter, batch_size) -> LoopConfig:
         return LoopConfig(max_iter=max_iter, batch_size=batch_size, tol=self.tol,

@@ -331,7 +331,8 @@ class SoftLabelClassifier(ClassifierMixin, BaseDeepEstimator):
                               module=self.module_ if warm else None,
                               scaler=self._scaler if warm else None,
                               targets=targets)
-        with self._progress(self.max_iter) as progress:
+        with (self._threads(X, device, self._batch_size),
+              self._progress(self.max_iter) as progress):
             self._advance_run(run, progress)
         self.module_, self._scaler = run.module, run.scaler
         self.history_ = (self.history_ if warm else []) + run.history

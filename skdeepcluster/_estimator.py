@@ -442,7 +442,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             # the first seed owns the neighbour search, the others the restarts
             seeds = draw_seeds(self.random_state, 1 + self._n_init)
             state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm))
-        with self._progress(self._planned_epochs()) as progress:
+        with (self._threads(X, device, self._batch_size),
+              self._progress(self._planned_epochs()) as progress):
             self._start_and_screen(X, state, device, warm, progress, checkpoint)
             best = self._finish_best(X, state, progress, checkpoint)
         if checkpoint and not state.interrupted:
@@ -777,11 +778,13 @@ def _screen_restart(estimator, X, shared, seed, device, config):
     scored; returned without X (the caller holds it), or the divergence that
     ended it."""
     try:
-        run = estimator._start_run(X, seed, device, config, scaler=shared.scaler,
-                                   neighbors=shared.neighbors)
-        estimator._advance_run(run, Progress(0, 0, ""),
-                               pause_after=estimator._screen_epochs)
-        estimator._evaluate(X, run)
+        with estimator._threads(X, device, estimator._batch_size):
+            run = estimator._start_run(X, seed, device, config,
+                                       scaler=shared.scaler,
+                                       neighbors=shared.neighbors)
+            estimator._advance_run(run, Progress(0, 0, ""),
+                                   pause_after=estimator._screen_epochs)
+            estimator._evaluate(X, run)
     except FloatingPointError as exc:
         return exc
     run.objective.X = None

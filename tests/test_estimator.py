@@ -177,8 +177,10 @@ def _full_runs(model, X, seeds):
     """Each seed's restart trained without a pause, and its objective."""
     runs = []
     for seed in seeds:
-        run = model._advance_run(_start(model, X, seed), Progress(0, 0, ""))
-        model._evaluate(X, run)
+        run = _start(model, X, seed)
+        with model._threads(X, run.device, model._batch_size):  # as fit trains
+            model._advance_run(run, Progress(0, 0, ""))
+            model._evaluate(X, run)
         runs.append(run)
     return runs
 
@@ -192,12 +194,13 @@ def test_paused_run_trains_as_one_that_never_paused(blobs):
     assert 5 < stop < 40  # early stopping fired
     run = _start(model, X, 7)
     quiet = Progress(0, 0, "")
-    # the last two pauses fall inside the calm streak that stops the loop:
-    # resuming must carry its counters
-    for pause in (2, stop - 2, stop - 1):
-        model._advance_run(run, quiet, pause_after=pause)
-        assert run.n_iter == pause and not run.done
-    model._advance_run(run, quiet)
+    with model._threads(X, run.device, model._batch_size):  # as _full_runs
+        # the last two pauses fall inside the calm streak that stops the
+        # loop: resuming must carry its counters
+        for pause in (2, stop - 2, stop - 1):
+            model._advance_run(run, quiet, pause_after=pause)
+            assert run.n_iter == pause and not run.done
+        model._advance_run(run, quiet)
     assert run.done and run.n_iter == stop
     for a, b in zip(run.module.parameters(), whole.module.parameters()):
         assert torch.equal(a, b)
@@ -733,3 +736,34 @@ def test_estimated_prior_follows_the_pseudo_labels(blobs):
     seen.clear()
     model.fit(X)  # warm: the first epoch starts from the fitted estimate
     np.testing.assert_allclose(seen[0][0], fitted)
+
+
+class _RecordsThreads(SelfLabeling):
+    """Notes torch's thread count at every mini-batch."""
+
+    seen = set()
+
+    def __call__(self, idx):
+        type(self).seen.add(torch.get_num_threads())
+        return super().__call__(idx)
+
+
+class _ThreadsClustering(DeepEntropyClustering):
+    objective_class = _RecordsThreads
+
+
+@pytest.mark.parametrize("hidden, threads", [((32,), 1), ((2048, 2048), 2)])
+def test_small_cpu_steps_train_on_one_thread(blobs, hidden, threads):
+    X, _ = blobs
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _RecordsThreads.seen = set()
+        _ThreadsClustering(4, n_init=1, max_iter=1, hidden_layer_sizes=hidden,
+                           random_state=0).fit(X)
+        # a step of 256 x (2·32 + 32·4) multiply-adds is far below the limit,
+        # one of 256 x (2·2048 + 2048² + 2048·4) far above it
+        assert _RecordsThreads.seen == {threads}
+        assert torch.get_num_threads() == 2  # restored after the fit
+    finally:
+        torch.set_num_threads(before)
