@@ -174,9 +174,8 @@ class TrainingRun:
     A run is started by :meth:`BaseDeepEstimator._start_run` and advanced
     (possibly in several legs) by :meth:`BaseDeepEstimator._advance_run`.
     ``torch_rng`` holds the state of the run's fork of torch's default
-    generators between legs. ``objective_value``, ``labels`` and ``sample``
-    (the logits of the evenly spaced rows the objective was evaluated on)
-    are set when the run is scored on the training data.
+    generators between legs. ``objective_value`` and ``labels`` are set when
+    the run is scored on the training data.
     """
 
     module: torch.nn.Module
@@ -191,7 +190,6 @@ class TrainingRun:
     history: list = field(default_factory=list)
     objective_value: float | None = None
     labels: np.ndarray | None = None
-    sample: torch.Tensor | None = None
 
     @property
     def n_iter(self) -> int:

@@ -560,7 +560,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         diverge, the next screened run takes its place. After Ctrl-C the runs
         stay as they are."""
         last_error = state.last_error
-        for run in self._ranked(state.runs):
+        for run in sorted(state.runs, key=lambda r: r.objective_value):
             if run.done or state.interrupted:
                 return run
             progress.stage(f"training the best of {self._n_init} restarts")
@@ -578,18 +578,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         raise FloatingPointError(
             f"All {self._n_init} restarts diverged; the last: {last_error}"
         ) from last_error
-
-    def _ranked(self, runs):
-        """The runs, best first: by their objective on X, each under the
-        cluster prior it trained towards, except that where the prior is
-        estimated all are scored under one prior, the mean of their
-        estimates (a run's own estimate would favour whichever run drifted
-        furthest from balance: its fairness term then costs it nothing)."""
-        if len(runs) < 2 or not getattr(runs[0].objective, "estimate_prior", False):
-            return sorted(runs, key=lambda r: r.objective_value)
-        shared = np.mean([r.objective.proportions(self.n_clusters) for r in runs], 0)
-        values = [r.objective.objective_value(r.sample, prior=shared) for r in runs]
-        return [runs[i] for i in np.argsort(values, kind="stable")]
 
     def _advance_saving(self, run, progress, pause_after, state, checkpoint, X):
         """:meth:`_advance_run`, writing ``state`` to the checkpoint (when
@@ -621,7 +609,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "larger margin_weight."
             )
         run.objective_value = run.objective.objective_value(sample)
-        run.labels, run.sample = labels, sample  # labels: predict's inference
+        run.labels = labels  # predict's inference
         return run
 
     def _warm_snapshot(self, X, device):

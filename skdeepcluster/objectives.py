@@ -288,25 +288,15 @@ class SelfLabeling:
         """The spacing of the rows the final objective is evaluated on."""
         return -(-n_samples // cls.objective_rows)
 
-    def objective_value(self, logits, prior=None):
+    def objective_value(self, logits):
         """The self-labeling objective, minimised over Y, on ``logits``: those
         of every row, or of at most ``objective_rows`` evenly spaced rows (the
         y-step on all rows of a large X would hold several copies of it).
-        ``prior`` scores it under other cluster proportions than the run's
-        own (the estimator ranks runs with estimated priors under one).
         Restarts are ranked by it, so its y-step is solved to the solver's
         default tolerance (1e-4), not the looser one of the mini-batches. It
         runs in float32, which halves the memory of that y-step: on digits
         the value moved by at most 2e-6 relative to float64, while restarts
         differ by 1.5e-2 or more."""
-        if prior is not None:
-            own = self.prior, self._prior_cache
-            self.prior = torch.as_tensor(prior, device=self.device)
-            self._prior_cache = {}
-            try:
-                return self.objective_value(logits)
-            finally:
-                self.prior, self._prior_cache = own
         logits = logits.float()
         probs = torch.softmax(logits, 1)
         target = self.pseudo_labels(probs, tol=pl.TOL)

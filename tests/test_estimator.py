@@ -767,21 +767,3 @@ def test_small_cpu_steps_train_on_one_thread(blobs, hidden, threads):
         assert torch.get_num_threads() == 2  # restored after the fit
     finally:
         torch.set_num_threads(before)
-
-
-def test_estimated_priors_are_ranked_under_one_shared_prior():
-    X, _ = make_blobs(n_samples=[240, 60], centers=[[0, 0], [5, 5]],
-                      random_state=0)
-    params = dict(n_clusters=2, cluster_prior="estimate", max_iter=6,
-                  batch_size=64, n_iter_no_change=0, random_state=3)
-    fitted = small(n_init=3, **params).fit(X)
-    runs = _full_runs(small(n_init=3, **params), X, draw_seeds(3, 1 + 3)[1:])
-    shared = np.mean([r.objective.proportions(2) for r in runs], 0)
-    scored = [r.objective.objective_value(r.sample, prior=shared) for r in runs]
-    kept = runs[int(np.argmin(scored))]
-    np.testing.assert_array_equal(fitted.labels_, kept.labels)
-    assert fitted.objective_ == kept.objective_value  # under its own prior
-    # scoring under a prior leaves the run's own in place
-    own = runs[0].objective.proportions(2)
-    runs[0].objective.objective_value(runs[0].sample, prior=[0.5, 0.5])
-    np.testing.assert_array_equal(runs[0].objective.proportions(2), own)
