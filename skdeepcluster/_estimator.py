@@ -486,7 +486,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         that ``state`` holds from a checkpoint are not trained again."""
         config = self._loop_config(self._max_iter, self._batch_size)
         seeds = state.seeds[1:]
-        for run in state.runs + [state.current] * (state.current is not None):
+        resumed = state.runs + ([state.current] if state.current else [])
+        for run in resumed:
             for summary in run.history:  # what the checkpoint had trained
                 progress.update(summary)
         if not warm and len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1:
