@@ -27,7 +27,7 @@ from ._checkpoint import Checkpoint, data_fingerprint
 from ._data import InputScaler
 from ._inference import predict_labels_and_sample, predict_logits
 from ._loop import Progress
-from ._neighbors import nearest_neighbors
+from ._neighbors import choose_engine, nearest_neighbors
 from ._networks import resolve_image_shape
 from ._warn import warn_user
 from .objectives import SelfLabeling
@@ -190,7 +190,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         augmentation. An int gives identical labels across fits on the CPU
         with the same number of torch threads.
     verbose : int, default=0
-        1 shows per-epoch progress (tqdm when installed).
+        1 prints the fit's plan in one line (restarts, screening, epochs,
+        batches per epoch, neighbour search, threads or device), then shows
+        per-epoch progress (tqdm when installed).
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit``: one run, no
         restarts, for ``max_iter`` more epochs (50 with ``max_iter="auto"``).
@@ -444,6 +446,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm))
         with (self._threads(X, device, self._batch_size),
               self._progress(self._planned_epochs()) as progress):
+            progress.note(self._plan_text(X, device, warm))
             self._start_and_screen(X, state, device, warm, progress, checkpoint)
             best = self._finish_best(X, state, progress, checkpoint)
         if checkpoint and not state.interrupted:
@@ -457,6 +460,28 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._n_features_out = self.n_clusters  # transform's columns
         self._warn_if_clusters_empty()
         return self
+
+    def _plan_text(self, X, device, warm):
+        """What this fit will train, in one line (``verbose=1`` shows it)."""
+        n_samples = X.shape[0]
+        steps = max(1, n_samples // self._batch_size)
+        if warm:
+            runs = f"a warm start: the fitted network, up to {self._max_iter} epochs"
+        elif self._screen_epochs is None or self._screen_epochs >= self._max_iter:
+            runs = (f"{self._n_init} restart{'s' * (self._n_init > 1)} of up to "
+                    f"{self._max_iter} epochs")
+        else:
+            runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
+                    f"epochs, the best trained to {self._max_iter}")
+        parallel = effective_n_jobs(self.n_jobs)
+        where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
+                 else str(device))
+        uses = self.n_neighbors > 0 or self.adversarial_weight > 0
+        return (f"plan: {runs}; {n_samples:,} rows in {steps} batch"
+                f"{'es' * (steps > 1)} per epoch; neighbour lists "
+                f"{choose_engine(n_samples) if uses else 'none'}; {where}"
+                + (f"; restarts {parallel} at a time" if parallel > 1 and not warm
+                   and self._n_init > 1 else ""))
 
     def _planned_epochs(self):
         """Epochs the restart plan trains if nothing stops early."""

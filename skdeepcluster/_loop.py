@@ -8,6 +8,7 @@ optimizer, and lets the objective summarise each epoch.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -131,6 +132,15 @@ class Progress:
         self.stage_text = text
         if self.bar is not None:
             self.bar.set_description_str(f"{self.desc} ({text})", refresh=False)
+
+    def note(self, text):
+        """Show one line of text (above the bar when there is one)."""
+        if self.verbose <= 0:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, flush=True)
 
     def update(self, summary):
         if self.verbose <= 0:

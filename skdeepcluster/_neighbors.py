@@ -108,9 +108,7 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, engine="auto",
     n_samples = X.shape[0]
     project = _Projection(X, transform, MAX_DIM, generator)
     if engine == "auto":
-        engine = "exact" if n_samples <= exact_max_rows else "approximate"
-        if engine == "approximate" and not _has_pynndescent():
-            engine = "blocks"
+        engine = choose_engine(n_samples, exact_max_rows)
     if engine == "exact":
         return _exact(project.embed_all(X), min(n_neighbors, n_samples - 1))
     if engine == "blocks":
@@ -120,6 +118,13 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, engine="auto",
 
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     return _approximate(pynndescent, project.embed_all(X), n_neighbors, seed)
+
+
+def choose_engine(n_samples, exact_max_rows=EXACT_MAX_ROWS) -> str:
+    """The engine ``engine="auto"`` searches ``n_samples`` rows with."""
+    if n_samples <= exact_max_rows:
+        return "exact"
+    return "approximate" if _has_pynndescent() else "blocks"
 
 
 def _has_pynndescent():

@@ -370,7 +370,8 @@ def test_verbose_prints_progress(blobs, capsys):
 
 def _final_bar(text):
     """The last state of each tqdm bar in captured stderr."""
-    return [line.split("\r")[-1] for line in text.split("\n") if "epoch" in line]
+    last = [line.split("\r")[-1] for line in text.split("\n")]
+    return [line for line in last if "epoch" in line and not line.startswith("plan:")]
 
 
 def test_verbose_shows_one_bar_for_the_whole_plan(blobs, capsys):
@@ -379,6 +380,7 @@ def test_verbose_shows_one_bar_for_the_whole_plan(blobs, capsys):
     small(n_init=3, screen_epochs=2, max_iter=4, verbose=1,
           n_iter_no_change=0).fit(X)
     err = capsys.readouterr().err
+    assert "plan: 3 restarts screened after 2 epochs, the best trained to 4" in err
     bars = _final_bar(err)
     assert len(bars) == 1  # one bar, not one per restart
     assert "8/8" in bars[0]  # 3 restarts x 2 epochs, then 2 more for the best
@@ -392,7 +394,10 @@ def test_verbose_lines_name_the_part_of_the_plan(blobs, capsys, monkeypatch):
     X, _ = blobs
     small(n_init=3, screen_epochs=2, max_iter=4, verbose=1,
           n_iter_no_change=0).fit(X)
-    lines = capsys.readouterr().out.splitlines()
+    plan, *lines = capsys.readouterr().out.splitlines()
+    assert plan == ("plan: 3 restarts screened after 2 epochs, the best trained "
+                    "to 4; 300 rows in 1 batch per epoch; neighbour lists exact; "
+                    "1 torch thread(s)")
     stages = [line.split(", epoch")[0] for line in lines]
     assert stages == ["restart 1 of 3"] * 2 + ["restart 2 of 3"] * 2 + [
         "restart 3 of 3"] * 2 + ["training the best of 3 restarts"] * 2
