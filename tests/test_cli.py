@@ -464,3 +464,15 @@ def test_default_output_folder_is_ignored_by_git():
     if done.returncode == 128:
         pytest.skip("not a git checkout")
     assert done.returncode == 0, "skdeepcluster_output/ is not in .gitignore"
+
+
+def test_compare_n_jobs_trains_restarts_at_once_to_the_same_labels(capsys, tmp_path):
+    labels = {}
+    for n_jobs in (1, 2):
+        where = tmp_path / str(n_jobs)
+        status, out, err = run(capsys, "compare", "--subset", 150, *QUICK,
+                               "--no-plot", "--n-jobs", n_jobs, "--output-dir", where)
+        assert status == 0, err
+        assert ("restarts 2 at a time" in err) == (n_jobs == 2)
+        labels[n_jobs] = read_labels(where / "labels.csv")
+    assert labels[1] == labels[2]

@@ -127,7 +127,7 @@ def make_estimators(args, data, n_clusters):
             check_device(args.device)
             params = {"random_state": args.random_state, "model": args.model,
                       "device": args.device, "image_shape": image_shape,
-                      "augment": args.augment,
+                      "augment": args.augment, "n_jobs": args.n_jobs,
                       # its progress bar on stderr, unless --quiet
                       "verbose": 0 if args.quiet else 1}
             if args.max_iter is not None:

@@ -211,6 +211,11 @@ def build_parser():
         "--device", default="auto",
         help="torch device: auto (CUDA when available), cpu, cuda, cuda:1, ...",
     )
+    deep.add_argument(
+        "--n-jobs", type=int, metavar="N", default=None,
+        help="restarts trained at once, as joblib processes (-1: one per CPU; "
+        "default: one at a time)",
+    )
 
     output = compare.add_argument_group("output")
     output.add_argument(
