@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -110,9 +111,11 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         distance to its ``n_neighbors``-th nearest neighbour (the 10th when
         ``n_neighbors=0``).
     max_iter : "auto" or int, default="auto"
-        Maximum number of epochs of the kept run. "auto" is 100 when restarts
-        are screened (the kept run gets the epochs the screening saved) and 50
-        otherwise.
+        Maximum number of epochs of the kept run. "auto" is 50 when restarts
+        are not screened; when they are, about 27,300 optimisation steps,
+        ``ceil(27300 / s)`` epochs with ``s = n_samples // batch_size``, at
+        most 100 (MNIST's 100 epochs; the kept run gets the epochs the
+        screening saved).
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3
@@ -122,29 +125,32 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     n_init : "auto" or int, default="auto"
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
-        lower objective are the more accurate ones). "auto" runs 8 restarts up
-        to 100,000 samples and 1 beyond, where one fit is long.
+        lower objective are the more accurate ones). "auto" is 8.
     screen_epochs : "auto", int or None, default="auto"
         With several restarts, train each for only this many epochs, keep the
         one with the lowest objective then and train it alone to the end: the
         restarts cost about ``n_init * screen_epochs + max_iter`` epochs
         instead of ``n_init * max_iter``. The kept network is exactly the one
         that restart would have given without the pause. None trains every
-        restart fully. "auto" is 15 above 20,000 samples and None up to 20,000:
-        on MNIST and Fashion-MNIST the objective after 15 epochs ranks the
-        restarts, on digits the objective after 10 epochs did not predict the
-        final accuracy.
+        restart fully. "auto" is None up to 20,000 samples (on digits the
+        objective after 10 epochs did not predict the final accuracy) and
+        above, about 4,000 optimisation steps: ``ceil(4000 / s)`` epochs, at
+        most 15, with ``s = n_samples // batch_size`` steps per epoch (on
+        MNIST and Fashion-MNIST the objective after 15 epochs ranks the
+        restarts).
 
-        With all three "auto" defaults the plan by data size is
+        With all three "auto" defaults and ``batch_size=256`` the plan is
 
         ==================  ======  =============  ========  ============
         n_samples           n_init  screen_epochs  max_iter  epochs, about
         ==================  ======  =============  ========  ============
         up to 20,000        8       None           50        400
-        20,001 to 100,000   8       15             100       205
-        above 100,000       1       None           50        50
+        20,001 to 70,000    8       15             100       205
+        100,000             8       11             70        147
+        1,000,000           8       2              7         21
         ==================  ======  =============  ========  ============
 
+        so that its cost grows smoothly with the number of rows above 20,000.
         Should the screening's leader diverge later, the next screened
         restart takes its place.
     tol : float, default=1e-3
@@ -351,7 +357,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         self._batch_size = min(self.batch_size, n_samples)
         self._n_init, self._screen_epochs, self._max_iter = _restart_plan(
-            n_samples, 1 if warm else self.n_init, self.screen_epochs, self.max_iter)
+            n_samples, self._batch_size, 1 if warm else self.n_init,
+            self.screen_epochs, self.max_iter)
         self._prior = None
         self._prior_start = None
         if isinstance(self.cluster_prior, str):  # "estimate", validated
@@ -738,22 +745,35 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
 
-def _restart_plan(n_samples, n_init, screen_epochs, max_iter):
+#: Screening and the kept run's training are counted in optimisation steps
+#: above ``_SCREEN_ABOVE`` rows: on MNIST (273 steps per epoch) these are the
+#: 15 screening epochs and the 100 epochs of the kept run.
+_SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
+_SCREEN_ABOVE = 20_000
+
+
+def _restart_plan(n_samples, batch_size, n_init, screen_epochs, max_iter):
     """Resolve the "auto" restart settings: (n_init, screen_epochs, max_iter).
 
-    Up to 20,000 samples every restart trains fully; up to 100,000 eight
-    restarts are screened after 15 epochs and the leader gets 100 epochs (about
-    the cost of four full 50-epoch restarts); beyond that one run.
+    Eight restarts at every size. Up to 20,000 samples each trains fully for
+    50 epochs (the early objective does not rank restarts there). Above, each
+    is screened for about 4,000 steps (at most 15 epochs) and the leader
+    trained to about 27,300 steps (at most 100 epochs): on MNIST 15 and 100
+    epochs, on a million rows 2 and 7, so that the cost grows smoothly with
+    the number of rows instead of jumping at a size.
     """
+    steps = max(1, n_samples // batch_size)
     if n_init == "auto":
-        n_init = 8 if n_samples <= 100_000 else 1
+        n_init = 8
     if screen_epochs == "auto":
-        screen_epochs = 15 if n_samples > 20_000 else None
+        screen_epochs = (min(15, math.ceil(_SCREEN_STEPS / steps))
+                         if n_samples > _SCREEN_ABOVE else None)
     if n_init == 1:
         screen_epochs = None
     if max_iter == "auto":
-        screened = screen_epochs is not None and screen_epochs < 100
-        max_iter = 100 if screened else 50
+        leader = min(100, math.ceil(_LEADER_STEPS / steps))
+        screened = screen_epochs is not None and screen_epochs < leader
+        max_iter = leader if screened else 50
     return n_init, screen_epochs, max_iter
 
 

@@ -244,8 +244,9 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
 @pytest.mark.parametrize("n_samples, given, plan", [
     (20_000, ("auto", "auto", "auto"), (8, None, 50)),
     (20_001, ("auto", "auto", "auto"), (8, 15, 100)),
-    (100_000, ("auto", "auto", "auto"), (8, 15, 100)),
-    (100_001, ("auto", "auto", "auto"), (1, None, 50)),
+    (70_000, ("auto", "auto", "auto"), (8, 15, 100)),     # MNIST: 273 steps
+    (100_000, ("auto", "auto", "auto"), (8, 11, 70)),     # 390 steps
+    (1_000_000, ("auto", "auto", "auto"), (8, 2, 7)),     # 3,906 steps
     (70_000, (1, "auto", "auto"), (1, None, 50)),        # a warm start, too
     (70_000, ("auto", None, "auto"), (8, None, 50)),
     (70_000, (4, "auto", 30), (4, 15, 30)),
@@ -253,7 +254,24 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
     (500, (3, 100, "auto"), (3, 100, 50)),   # nothing is paused before 100
 ])
 def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
-    assert _restart_plan(n_samples, *given) == plan
+    assert _restart_plan(n_samples, 256, *given) == plan
+
+
+def test_auto_restart_plan_has_no_cliff_above_20000_rows():
+    """Planned optimisation steps for 20,001 to 2,000,000 rows: within a band
+    around MNIST's plan, and between sizes about 1% apart they change by no
+    more than one epoch of each restart and of the kept run (epochs are the
+    plan's unit) plus the 1% growth of an epoch."""
+    def planned_steps(n):
+        n_init, screen, leader = _restart_plan(n, 256, "auto", "auto", "auto")
+        return (n_init * screen + leader - screen) * (n // 256), n_init
+
+    mnist, _ = planned_steps(70_000)
+    sizes = np.unique(np.geomspace(20_001, 2_000_000, 500).astype(int))
+    steps = [planned_steps(n) for n in sizes]
+    assert all(0.25 * mnist < s < 1.6 * mnist for s, _ in steps)
+    for n, (a, _), (b, n_init) in zip(sizes[1:], steps[:-1], steps[1:]):
+        assert abs(b - a) <= (n_init + 1) * (n // 256) + 0.02 * max(a, b)
 
 
 def test_fit_plans_restarts_from_the_number_of_rows():
