@@ -46,7 +46,8 @@ def gaussian_noise(x, generator, *, scale=0.1):
 class Perturbation:
     """``batch -> fn(batch, *args, generator)``: a perturbation bound to its
     arguments and its run's generator. A plain object rather than a closure,
-    so that a run can be pickled (sent to and from a joblib worker)."""
+    so that a run pickles with the standard pickle (a checkpoint; joblib's
+    workers would manage closures with cloudpickle)."""
 
     def __init__(self, fn, generator, *args):
         self.fn, self.generator, self.args = fn, generator, args

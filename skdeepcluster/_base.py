@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -154,10 +155,14 @@ def cpu_threads(device, work):
     another process kept a core busy, because the threads wait for each
     other at every operation (``benchmarks/bench_load.py``). One thread per
     small fit lets fits share a machine, and ``n_jobs`` or a grid search
-    use its cores.
+    use its cores. Only a fit in the main thread changes the count.
     """
     before = torch.get_num_threads()
-    limit = device.type == "cpu" and work is not None and work < ONE_THREAD_WORK
+    # torch's count is the process's: a fit in another thread (a Dask worker
+    # with several threads, joblib's threading backend) leaves it alone, so
+    # that fits running side by side do not reset it under each other
+    limit = (device.type == "cpu" and work is not None and work < ONE_THREAD_WORK
+             and threading.current_thread() is threading.main_thread())
     if limit:
         torch.set_num_threads(1)
     try:
@@ -175,7 +180,8 @@ class TrainingRun:
     (possibly in several legs) by :meth:`BaseDeepEstimator._advance_run`.
     ``torch_rng`` holds the state of the run's fork of torch's default
     generators between legs. ``objective_value`` and ``labels`` are set when
-    the run is scored on the training data.
+    the run is scored on the training data, and ``scored_at`` is the epoch it
+    was scored at.
     """
 
     module: torch.nn.Module
@@ -190,6 +196,7 @@ class TrainingRun:
     history: list = field(default_factory=list)
     objective_value: float | None = None
     labels: np.ndarray | None = None
+    scored_at: int | None = None
 
     @property
     def n_iter(self) -> int:

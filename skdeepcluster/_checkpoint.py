@@ -67,13 +67,20 @@ class Checkpoint:
         runs = self._runs(state)
         for run in runs:
             run.objective.X = None
+        partial = self.path.with_name(self.path.name + ".partial")
         try:
-            partial = self.path.with_name(self.path.name + ".partial")
             with open(partial, "wb") as f:
                 pickle.dump({"format": CHECKPOINT_FORMAT, "key": self.key,
                              "state": state}, f,
                             protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(partial, self.path)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            partial.unlink(missing_ok=True)
+            raise ValueError(
+                "checkpoint_path needs a fit whose parts pickle: a callable "
+                "model or augment must be a module-level function or class "
+                f"(not a lambda or a local function); pickling failed with: {exc}"
+            ) from exc
         finally:
             for run in runs:
                 run.objective.X = X

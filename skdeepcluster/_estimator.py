@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -174,7 +175,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         .. versionadded:: 0.1
     checkpoint_path : str or path-like, default=None
         Where the fit writes its state every ``checkpoint_every`` epochs and
-        after each restart. Should the process end before the fit does (a
+        after each restart (with ``n_jobs``, the screening writes it after
+        each restart that comes back). Should the process end before the fit does (a
         crash, a killed job, Ctrl-C), a new ``fit`` with the same parameters
         on the same data, in any process, reads it and continues from there
         to the result the fit would have had without the break (on the CPU,
@@ -518,11 +520,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         that ``state`` holds from a checkpoint are not trained again."""
         config = self._loop_config(self._max_iter, self._batch_size)
         seeds = state.seeds[1:]
+        parallel = not warm and len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1
+        if parallel:  # a restart the checkpoint left part-way starts again
+            state.current = None  # from its seed: the same run, trained anew
         resumed = state.runs + ([state.current] if state.current else [])
         for run in resumed:
             for summary in run.history:  # what the checkpoint had trained
                 progress.update(summary)
-        if not warm and len(seeds) > 1 and effective_n_jobs(self.n_jobs) > 1:
+        if parallel:
             return self._screen_in_parallel(X, state, device, config, progress,
                                             checkpoint)
         saved = self._warm_snapshot(X, device) if warm else None
@@ -572,10 +577,16 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 if isinstance(run, FloatingPointError):
                     state.dropped(run)
                     continue
-                run.objective.X = X  # the tasks send their runs back without X
+                # the tasks send their runs back without X and the neighbours
+                run.objective.X = X
+                if not run.done:
+                    run.objective.neighbors = state.shared.neighbors
                 for summary in run.history:
                     progress.update(summary)
                 state.runs.append(run)
+                if run.interrupted:  # Ctrl-C reached the worker
+                    state.interrupted = True
+                    break
                 if checkpoint:
                     checkpoint.save(state, X)
         except KeyboardInterrupt:
@@ -594,7 +605,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         stay as they are."""
         last_error = state.last_error
         for run in sorted(state.runs, key=lambda r: r.objective_value):
-            if run.done or state.interrupted:
+            if state.interrupted or (run.done and run.scored_at == run.n_iter):
                 return run
             progress.stage(f"training the best of {self._n_init} restarts")
             try:
@@ -605,7 +616,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                     "The screened restart with the lowest objective diverged "
                     f"and was dropped; training the next one: {exc}",
                     RuntimeWarning)
-                last_error = exc
+                last_error = state.last_error = exc
+                state.runs.remove(run)  # nor may a resumed checkpoint keep it
+                if checkpoint:
+                    checkpoint.save(state, X)
             finally:
                 state.interrupted = run.interrupted
         raise FloatingPointError(
@@ -643,6 +657,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         run.objective_value = run.objective.objective_value(sample)
         run.labels = labels  # predict's inference
+        run.scored_at = run.n_iter
         return run
 
     def _warm_snapshot(self, X, device):
@@ -771,9 +786,11 @@ def _restart_plan(n_samples, batch_size, n_init, screen_epochs, max_iter):
     if n_init == 1:
         screen_epochs = None
     if max_iter == "auto":
-        leader = min(100, math.ceil(_LEADER_STEPS / steps))
-        screened = screen_epochs is not None and screen_epochs < leader
-        max_iter = leader if screened else 50
+        screened = screen_epochs is not None and screen_epochs < 100
+        # at least one epoch past the screen (a screen of one epoch on
+        # several million rows would otherwise leave nothing to train)
+        max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
+                        screen_epochs + 1) if screened else 50)
     return n_init, screen_epochs, max_iter
 
 
@@ -811,18 +828,24 @@ def _key_value(value):
     """A parameter as the checkpoint's key records it: a callable by its
     name, a RandomState instance by its kind (the checkpoint holds the seeds
     drawn from it), anything else by its repr."""
+    if isinstance(value, functools.partial):
+        return (f"partial({_key_value(value.func)}, "
+                f"{[_key_value(a) for a in value.args]}, "
+                f"{ {k: _key_value(v) for k, v in value.keywords.items()} })")
     if callable(value):
         name = getattr(value, "__qualname__", type(value).__qualname__)
         return f"{getattr(value, '__module__', '')}.{name}"
     if isinstance(value, np.random.RandomState):
         return "RandomState"
+    if isinstance(value, np.generic):  # np.float64(2.0) is 2.0
+        value = value.item()
     return repr(value)
 
 
 def _screen_restart(estimator, X, shared, seed, device, config):
     """One restart as a joblib task: started, trained to the screen and
-    scored; returned without X (the caller holds it), or the divergence that
-    ended it."""
+    scored; returned without X and the neighbour lists (the caller holds
+    both), or the divergence that ended it."""
     try:
         with estimator._threads(X, device, estimator._batch_size):
             run = estimator._start_run(X, seed, device, config,
@@ -834,4 +857,6 @@ def _screen_restart(estimator, X, shared, seed, device, config):
     except FloatingPointError as exc:
         return exc
     run.objective.X = None
+    if not run.done:  # the caller holds them; a done run has dropped them
+        run.objective.neighbors = None
     return run

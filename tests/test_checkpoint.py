@@ -73,13 +73,16 @@ def _kill_fit_at(path, stage, timeout=120):
     assert path.exists()
 
 
-@pytest.mark.parametrize("stage", ["screening", "leader"])
+@pytest.mark.parametrize("stage, n_jobs", [("screening", 1), ("leader", 1),
+                                           ("screening", 2)])
 def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, one_thread,
-                                                          stage):
+                                                          stage, n_jobs):
     path = tmp_path / "fit.ckpt"
     _kill_fit_at(path, stage)
     X = _blobs()
-    resumed = DeepEntropyClustering(checkpoint_path=path, **PARAMS).fit(X)
+    # n_jobs=2: the restart left part-way is trained anew from its seed
+    resumed = DeepEntropyClustering(checkpoint_path=path, n_jobs=n_jobs,
+                                    **PARAMS).fit(X)
     assert not path.exists()  # removed once the fit completed
     whole = DeepEntropyClustering(**PARAMS).fit(X)
     np.testing.assert_array_equal(resumed.labels_, whole.labels_)
@@ -107,10 +110,11 @@ def test_a_checkpoint_of_another_fit_is_refused(tmp_path):
         DeepEntropyClustering(checkpoint_path=path, **PARAMS).fit(X)
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_checkpoints_change_nothing_in_a_fit(tmp_path, one_thread, n_jobs):
+@pytest.mark.parametrize("n_jobs, augment", [(1, None), (2, None), (1, "noise")])
+def test_checkpoints_change_nothing_in_a_fit(tmp_path, one_thread, n_jobs, augment):
     X = _blobs()
-    params = {**PARAMS, "max_iter": 8, "n_jobs": n_jobs}
+    # augment: a run's perturbation goes into the checkpoint's plain pickle
+    params = {**PARAMS, "max_iter": 8, "n_jobs": n_jobs, "augment": augment}
     path = tmp_path / "fit.ckpt"
     with_checkpoints = DeepEntropyClustering(checkpoint_path=path, **params).fit(X)
     assert not path.exists()
@@ -127,3 +131,31 @@ def test_a_warm_start_ignores_the_checkpoint(tmp_path):
     with pytest.warns(UserWarning, match="checkpoint_path is ignored"):
         model.fit(X)
     assert not (tmp_path / "fit.ckpt").exists()
+
+
+def _local_noise(x, generator):
+    return x + 0.1 * torch.randn(x.shape, generator=generator)
+
+
+def test_a_checkpoint_needs_parts_that_pickle(tmp_path):
+    def local(x, generator):  # not importable by name: plain pickle refuses it
+        return _local_noise(x, generator)
+
+    path = tmp_path / "fit.ckpt"
+    model = DeepEntropyClustering(checkpoint_path=path, augment=local,
+                                  **{**PARAMS, "max_iter": 2})
+    with pytest.raises(ValueError, match="module-level function"):
+        model.fit(_blobs())
+    assert not path.exists()
+    assert not path.with_name(path.name + ".partial").exists()
+
+
+def test_the_checkpoint_key_names_callables_and_numbers_stably():
+    from functools import partial
+
+    from skdeepcluster._estimator import _key_value
+
+    assert _key_value(np.float64(2.0)) == _key_value(2.0)
+    assert (_key_value(partial(_local_noise, scale=0.5))
+            != _key_value(partial(_local_noise, scale=0.1)))
+    assert _key_value(_local_noise) == f"{__name__}._local_noise"
