@@ -6,7 +6,11 @@ takes 1.1 s and 65 MiB of resident memory per process, a quarter of the
 memory a million-row fit adds (``benchmarks/bench_memmap.py``). The estimators
 need plain Adam only, so they use this one: the update of Kingma & Ba (2015)
 in the arrangement ``torch.optim.Adam`` uses by default, which gives the same
-parameters as it to the bit on the CPU (``tests/test_optim.py``).
+parameters as it to the bit on the CPU (``tests/test_optim.py``). On the CPU
+it is also the faster per step: on the default MLP's parameters 0.29 ms
+against 0.34 ms for ``torch.optim.Adam(foreach=True)`` with 64 inputs, and
+0.48 against 0.79 ms with 784 (``benchmarks/bench_adam.py``, one thread;
+torch's fused CUDA variant is measured there with ``--device cuda``).
 """
 
 from __future__ import annotations
