@@ -85,6 +85,7 @@ def main():
                    help="path of the records without suffix (.json, .md)")
     args = p.parse_args()
     out = Path(args.out)
+    measured_at = _package_commit()  # now, before the runs
     X = load_digits().data.astype(np.float32)
     rows = []
     for name in args.methods.split(","):
@@ -105,7 +106,7 @@ def main():
         rows.append({"method": name, "quiet_s": quiet, "busy_s": busy,
                      "ratio": float(np.median(busy) / np.median(quiet))})
         print(json.dumps(rows[-1]), flush=True)
-    meta = {"commit": _package_commit(), "skdeepcluster": skdeepcluster.__version__,
+    meta = {"commit": measured_at, "skdeepcluster": skdeepcluster.__version__,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "cpus": os.cpu_count(), "neighbours": args.neighbours,
             "repeats": args.repeats}

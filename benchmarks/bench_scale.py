@@ -117,6 +117,10 @@ def main():
                                               / "shared" / "datasets"))
     args = p.parse_args()
     overrides = parse_overrides(args.set)
+    # the code that runs: taken now, not when the (long) runs end
+    meta = {"commit": commit(), "skdeepcluster": skdeepcluster.__version__,
+            "torch": torch.__version__, "epochs": args.epochs,
+            "overrides": repr(overrides)}
     X, y = load_mnist(args.data_home, return_X_y=True)
     X = np.asarray(X, dtype=np.float32)
     rows = []
@@ -134,9 +138,6 @@ def main():
             print(json.dumps(row), flush=True)
             rows.append(row)
             path.unlink()
-    meta = {"commit": commit(), "skdeepcluster": skdeepcluster.__version__,
-            "torch": torch.__version__, "epochs": args.epochs,
-            "overrides": repr(overrides)}
     out = Path(args.out)
     out.with_suffix(".json").write_text(
         json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
