@@ -50,14 +50,15 @@ def markdown_table(header, rows) -> str:
     return "\n".join(lines)
 
 
-def commit():
-    """The checked-out commit (with "+" when the package has uncommitted
-    changes), or None outside a git checkout."""
+def commit(package=ROOT / "skdeepcluster"):
+    """The commit checked out where ``package`` (a package folder: by default
+    this checkout's) lies, with "+" when the package has uncommitted changes,
+    or None outside a git checkout."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package,
                               capture_output=True, text=True, check=True).stdout
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skdeepcluster"],
-                               cwd=ROOT, capture_output=True, text=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."],
+                               cwd=package, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.strip() + ("+" if dirty.strip() else "")

@@ -23,13 +23,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _tables import RESULTS, markdown_table
+from _tables import RESULTS, commit, markdown_table
 from sklearn.datasets import load_digits
 
 import skdeepcluster
@@ -43,20 +42,6 @@ METHODS = {
         10, n_init=1, max_iter=15, n_iter_no_change=0, random_state=0),
     "deep": lambda: DeepEntropyClustering(10, random_state=0),
 }
-
-
-def _package_commit():
-    """The commit of the skdeepcluster that is imported (which may be another
-    checkout than this script's), with "+" when its package is modified."""
-    where = Path(skdeepcluster.__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where,
-                              capture_output=True, text=True, check=True).stdout
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."],
-                               cwd=where, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.strip() + ("+" if dirty.strip() else "")
 
 
 def _spin(stop):
@@ -85,7 +70,8 @@ def main():
                    help="path of the records without suffix (.json, .md)")
     args = p.parse_args()
     out = Path(args.out)
-    measured_at = _package_commit()  # now, before the runs
+    # the imported package's (maybe another checkout's), now, before the runs
+    measured_at = commit(Path(skdeepcluster.__file__).resolve().parent)
     X = load_digits().data.astype(np.float32)
     rows = []
     for name in args.methods.split(","):

@@ -27,15 +27,6 @@ DeepEntropyClustering(checkpoint_path={path!r}, **{params!r}).fit(X)
 """
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread, as in the killed process: the same arithmetic."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _blobs():
     return make_blobs(n_samples=300, centers=3, random_state=0)[0]
 
@@ -75,7 +66,7 @@ def _kill_fit_at(path, stage, timeout=120):
 
 @pytest.mark.parametrize("stage, n_jobs", [("screening", 1), ("leader", 1),
                                            ("screening", 2)])
-def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, one_thread,
+def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, one_torch_thread,
                                                           stage, n_jobs):
     path = tmp_path / "fit.ckpt"
     _kill_fit_at(path, stage)
@@ -111,7 +102,8 @@ def test_a_checkpoint_of_another_fit_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("n_jobs, augment", [(1, None), (2, None), (1, "noise")])
-def test_checkpoints_change_nothing_in_a_fit(tmp_path, one_thread, n_jobs, augment):
+def test_checkpoints_change_nothing_in_a_fit(tmp_path, one_torch_thread, n_jobs,
+                                             augment):
     X = _blobs()
     # augment: a run's perturbation goes into the checkpoint's plain pickle
     params = {**PARAMS, "max_iter": 8, "n_jobs": n_jobs, "augment": augment}

@@ -13,16 +13,6 @@ from sklearn.model_selection import GridSearchCV
 from skdeepcluster import DeepEntropyClustering
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread here, as each of joblib's or Dask's workers gets on
-    this machine: the same arithmetic, so the same bits, in both."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def blobs():
     return make_blobs(n_samples=300, centers=3, random_state=0)[0]
@@ -39,7 +29,7 @@ def _same_fit(a, b):
 
 
 @pytest.mark.parametrize("screen_epochs", [None, 2])
-def test_parallel_restarts_train_what_sequential_ones_do(blobs, one_thread,
+def test_parallel_restarts_train_what_sequential_ones_do(blobs, one_torch_thread,
                                                          screen_epochs):
     params = dict(n_clusters=3, n_init=3, max_iter=6, batch_size=64,
                   screen_epochs=screen_epochs, n_iter_no_change=0,
@@ -52,7 +42,7 @@ def test_parallel_restarts_train_what_sequential_ones_do(blobs, one_thread,
         _same_fit(DeepEntropyClustering(**params).fit(blobs), sequential)
 
 
-def test_parallel_restarts_pickle_augmenters(blobs, one_thread):
+def test_parallel_restarts_pickle_augmenters(blobs, one_torch_thread):
     # a run carries its augmenter back from the worker
     params = dict(n_clusters=3, n_init=2, max_iter=3, augment="noise",
                   random_state=1)
@@ -60,7 +50,7 @@ def test_parallel_restarts_pickle_augmenters(blobs, one_thread):
               DeepEntropyClustering(**params).fit(blobs))
 
 
-def test_a_diverging_parallel_restart_is_dropped(blobs, one_thread):
+def test_a_diverging_parallel_restart_is_dropped(blobs, one_torch_thread):
     X = blobs.copy()
     params = dict(n_clusters=3, n_init=2, max_iter=3, learning_rate_init=1e30,
                   margin_weight=0.0, random_state=0)
@@ -69,7 +59,7 @@ def test_a_diverging_parallel_restart_is_dropped(blobs, one_thread):
             DeepEntropyClustering(n_jobs=2, **params).fit(X)
 
 
-def test_grid_search_on_a_dask_cluster_matches_one_process(blobs, one_thread):
+def test_grid_search_on_a_dask_cluster_matches_one_process(blobs, one_torch_thread):
     distributed = pytest.importorskip(
         "distributed", reason="the Dask test needs dask.distributed "
         "(pip install 'skdeepcluster[tests]')")
