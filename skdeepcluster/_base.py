@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import io
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._data import InputScaler
+from ._distributed import synced_batch_norm
 from ._inference import predict_logits
 from ._loop import LoopConfig, LoopState, Progress, train
 from ._networks import build_network, head_of
@@ -316,9 +317,11 @@ class BaseDeepEstimator(BaseEstimator):
         return LoopConfig(max_iter=max_iter, batch_size=batch_size, tol=self.tol,
                           n_iter_no_change=self.n_iter_no_change)
 
-    def _progress(self, total_epochs) -> Progress:
-        """The progress display of one fit (silent unless ``verbose``)."""
-        return Progress(total_epochs, self.verbose, type(self).__name__)
+    def _progress(self, total_epochs, shown=True) -> Progress:
+        """The progress display of one fit (silent unless ``verbose``, and on
+        the processes of a data-parallel fit but the first: ``shown=False``)."""
+        return Progress(total_epochs, self.verbose if shown else 0,
+                        type(self).__name__)
 
     def _start_run(self, X, seed, device, config, module=None, scaler=None,
                    **fit_data) -> TrainingRun:
@@ -346,7 +349,10 @@ class BaseDeepEstimator(BaseEstimator):
         that never paused (same batches, same torch random draws, same
         early-stopping counters). Once the loop has ended the batch objective
         drops what only training needs, and the run its optimizer."""
-        with private_torch_rng(None, run.device, run.torch_rng):
+        shard = getattr(run.objective, "shard", None)
+        with (private_torch_rng(None, run.device, run.torch_rng),
+              nullcontext() if shard is None
+              else synced_batch_norm(run.module, shard)):
             train(run.module, run.optimizer, run.objective, run.config,
                   run.generator, run.history, run.loop, progress,
                   pause_after=pause_after)

@@ -34,20 +34,34 @@ class InputScaler:
         1; a tiny scale is floored at float32's smallest normal number so the
         float32 division never divides by zero.
         """
+        return cls.from_moments(*cls.moments(X, chunk))
+
+    @staticmethod
+    def moments(X, chunk=8192):
+        """``(n, mean, m2)`` of X's columns: the row count, the means and
+        the sums of squared deviations from them (float64), chunk by chunk."""
         n, d = X.shape
-        mean = np.zeros(d)
-        m2 = np.zeros(d)  # sum of squared deviations from the running mean
-        seen = 0
-        for start in range(0, n, chunk):
-            block = np.asarray(X[start : start + chunk], dtype=np.float64)
-            size = block.shape[0]
-            block_mean = block.mean(0)
-            block_m2 = ((block - block_mean) ** 2).sum(0)
-            delta = block_mean - mean
+        parts = [_chunk_moments(np.asarray(X[start : start + chunk], dtype=np.float64))
+                 for start in range(0, n, chunk)]
+        return InputScaler.merge(parts) if parts else (0, np.zeros(d), np.zeros(d))
+
+    @staticmethod
+    def merge(parts):
+        """The moments of the rows of several parts, from theirs (in order)."""
+        seen, mean, m2 = 0, 0.0, 0.0
+        for size, part_mean, part_m2 in parts:
+            if size == 0:
+                continue
+            delta = part_mean - mean
             total = seen + size
             mean = mean + delta * (size / total)
-            m2 = m2 + block_m2 + delta * delta * (seen * size / total)
+            m2 = m2 + part_m2 + delta * delta * (seen * size / total)
             seen = total
+        return seen, mean, m2
+
+    @classmethod
+    def from_moments(cls, n, mean, m2):
+        """The scaler of data with moments ``(n, mean, m2)``."""
         var = float((m2 / n).mean())
         scale = float(np.sqrt(var)) if np.isfinite(var) and var > 0 else 1.0
         return cls(mean, max(scale, float(np.finfo(np.float32).tiny)))
@@ -63,6 +77,11 @@ class InputScaler:
 
     def __setstate__(self, state):
         self.__init__(state["mean"], state["scale"])
+
+
+def _chunk_moments(block):
+    mean = block.mean(0)
+    return block.shape[0], mean, ((block - mean) ** 2).sum(0)
 
 
 def host_rows(X, idx) -> np.ndarray:

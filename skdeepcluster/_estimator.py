@@ -27,6 +27,7 @@ from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
 from ._checkpoint import Checkpoint, data_fingerprint
 from ._data import InputScaler
+from ._distributed import Shard, local_device, process_group_ready
 from ._inference import predict_labels_and_sample, predict_logits
 from ._loop import Progress
 from ._neighbors import choose_engine, nearest_neighbors
@@ -191,6 +192,23 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Epochs between checkpoints; see ``checkpoint_path``.
 
         .. versionadded:: 0.1
+    distributed : bool, default=False
+        Train one fit data-parallel across the processes of the default
+        ``torch.distributed`` process group, for example launched with
+        ``torchrun``: each process calls ``fit`` with its own rows of the data
+        (a random share of them; the rows of all processes together are the
+        training set) and the processes train one network in step, as one
+        process holding every row would with the same global batches of
+        ``batch_size`` rows. A process group is started from torchrun's
+        environment when none is (NCCL with ``device`` on CUDA, each process
+        on the GPU of its ``LOCAL_RANK``; gloo on the CPU). Each process
+        searches the nearest neighbours among its own rows; ``labels_``
+        labels them, and everything else (the network, ``history_``,
+        ``objective_``) is the same on every process. Needs ``loss``
+        "collision" or "reverse"; ``n_jobs`` and ``checkpoint_path`` are not
+        supported with it. See the user guide's page on scaling out.
+
+        .. versionadded:: 0.1
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -282,6 +300,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "n_jobs": [Integral, None],
         "checkpoint_path": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -309,6 +328,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         n_jobs=None,
         checkpoint_path=None,
         checkpoint_every=10,
+        distributed=False,
         device="auto",
         random_state=None,
         verbose=0,
@@ -336,6 +356,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.n_jobs = n_jobs
         self.checkpoint_path = checkpoint_path
         self.checkpoint_every = checkpoint_every
+        self.distributed = distributed
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -349,10 +370,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _n_outputs(self):
         return self.n_clusters
 
-    def _check_params_vs_input(self, X, warm=False):
+    def _check_params_vs_input(self, X, warm=False, n_samples=None):
         """Resolve data-dependent settings into private attributes; a warm
-        start continues the fitted network alone."""
-        n_samples, n_features = X.shape
+        start continues the fitted network alone. ``n_samples`` counts the
+        rows of every process in a data-parallel fit (None: X's)."""
+        n_features = X.shape[1]
+        n_samples = X.shape[0] if n_samples is None else n_samples
         if n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
@@ -399,11 +422,19 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "images"
         self._warn_unused(unused)
 
-    def _shared_inputs(self, X, seed, warm=False):
+    def _shared_inputs(self, X, seed, warm=False, shard=None):
         """What every restart of this fit trains from: the input scaling (a
-        warm start keeps the fitted one) and the nearest-neighbour lists,
-        searched once with ``seed`` (None when no term needs them)."""
-        scaler = self._scaler if warm else InputScaler.fit(X)
+        warm start keeps the fitted one; in a data-parallel fit that of every
+        process's rows) and the nearest-neighbour lists, searched once with
+        ``seed`` (None when no term needs them; among this process's rows in
+        a data-parallel fit)."""
+        if warm:
+            scaler = self._scaler
+        elif shard is None:
+            scaler = InputScaler.fit(X)
+        else:
+            scaler = InputScaler.from_moments(
+                *InputScaler.merge(shard.gather(InputScaler.moments(X))))
         # the adversarial radius needs neighbour distances even without pairing
         n_neighbors = self.n_neighbors or (
             _RADIUS_NEIGHBORS if self.adversarial_weight > 0 else 0)
@@ -413,7 +444,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                           torch.Generator().manual_seed(seed))
         return _SharedInputs(scaler, neighbors)
 
-    def _objective_params(self, X, scaler, generator, *, neighbors):
+    def _objective_params(self, X, scaler, generator, *, neighbors, shard=None):
+        row_generator = None
+        if shard is not None:  # per-row draws of this process's own
+            row_generator = torch.Generator().manual_seed(int(
+                np.random.SeedSequence([generator.initial_seed(), shard.rank])
+                .generate_state(1, np.uint64)[0]))
         return dict(
             loss=self.loss, fairness_weight=self.fairness_weight, prior=self._prior,
             prior_start=self._prior_start,
@@ -421,7 +457,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             neighbors=neighbors, pair_neighbors=self.n_neighbors > 0,
             adversarial_weight=self.adversarial_weight,
             adversarial_radius=self.adversarial_radius, generator=generator,
-            augmenter=make_augmenter(self.augment, self._image_shape, generator),
+            augmenter=make_augmenter(self.augment, self._image_shape,
+                                     row_generator or generator),
+            shard=shard, row_generator=row_generator,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -445,18 +483,26 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """
         warm = self.warm_start and hasattr(self, "module_")
         X = self._validate_X(X, reset=not warm)
-        self._check_params_vs_input(X, warm)
         device = resolve_device(self.device)
+        shard = self._shard(X, device)
+        if shard is not None:
+            device = local_device(device)
+        n_samples = X.shape[0] if shard is None else shard.n_total
+        self._check_params_vs_input(X, warm, n_samples)
         checkpoint = self._checkpoint(X, warm)
         state = checkpoint.load(X) if checkpoint else None
         if state is None:
             # the first seed owns the neighbour search, the others the restarts
             seeds = draw_seeds(self.random_state, 1 + self._n_init)
-            state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm))
+            if shard is not None:  # the same on every process
+                seeds = shard.broadcast(seeds)
+            state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm, shard))
+        shown = shard is None or shard.rank == 0
         with (self._threads(X, device, self._batch_size),
-              self._progress(self._planned_epochs()) as progress):
-            progress.note(self._plan_text(X, device, warm))
-            self._start_and_screen(X, state, device, warm, progress, checkpoint)
+              self._progress(self._planned_epochs(), shown) as progress):
+            progress.note(self._plan_text(n_samples, device, warm, shard))
+            self._start_and_screen(X, state, device, warm, progress, checkpoint,
+                                   shard)
             best = self._finish_best(X, state, progress, checkpoint)
         if checkpoint and not state.interrupted:
             checkpoint.remove()
@@ -467,12 +513,32 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.cluster_prior_ = best.objective.proportions(self.n_clusters)
         self.labels_ = best.labels
         self._n_features_out = self.n_clusters  # transform's columns
-        self._warn_if_clusters_empty()
+        sizes = np.bincount(self.labels_, minlength=self.n_clusters)
+        if shard is not None:
+            sizes = shard.sum(torch.from_numpy(sizes)).numpy()
+        self._warn_if_clusters_empty(int(np.count_nonzero(sizes)))
         return self
 
-    def _plan_text(self, X, device, warm):
+    def _shard(self, X, device):
+        """The shard of the rows X is in a data-parallel fit (None without
+        ``distributed``)."""
+        if not self.distributed:
+            return None
+        for name, value, why in (
+                ("n_jobs", self.n_jobs not in (None, 1), "the processes train "
+                 "the restarts one after another, together"),
+                ("checkpoint_path", self.checkpoint_path is not None,
+                 "checkpoints hold one process's fit"),
+                ("loss", self.loss == "shannon", "Sinkhorn-Knopp's y-step runs "
+                 "within one process")):
+            if value:
+                raise ValueError(f"distributed=True does not support {name}="
+                                 f"{getattr(self, name)!r}: {why}.")
+        process_group_ready(device)
+        return Shard(X.shape[0])
+
+    def _plan_text(self, n_samples, device, warm, shard=None):
         """What this fit will train, in one line (``verbose=1`` shows it)."""
-        n_samples = X.shape[0]
         steps = max(1, n_samples // self._batch_size)
         if warm:
             runs = f"a warm start: the fitted network, up to {self._max_iter} epochs"
@@ -486,9 +552,15 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))
         uses = self.n_neighbors > 0 or self.adversarial_weight > 0
+        if shard is not None:
+            where = (f"{shard.world} processes in step, each with {where} "
+                     f"(this one {shard.n_local:,} rows)")
+            n_searched = shard.n_local
+        else:
+            n_searched = n_samples
         return (f"plan: {runs}; {n_samples:,} rows in {steps} batch"
                 f"{'es' * (steps > 1)} per epoch; neighbour lists "
-                f"{choose_engine(n_samples) if uses else 'none'}; {where}"
+                f"{choose_engine(n_searched) if uses else 'none'}; {where}"
                 + (f"; restarts {parallel} at a time" if parallel > 1 and not warm
                    and self._n_init > 1 else ""))
 
@@ -513,7 +585,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         key = f"{type(self).__qualname__} {kept!r} {data_fingerprint(X)}"
         return Checkpoint(self.checkpoint_path, key)
 
-    def _start_and_screen(self, X, state, device, warm, progress, checkpoint):
+    def _start_and_screen(self, X, state, device, warm, progress, checkpoint,
+                          shard=None):
         """Start a restart per seed and train each to the screen (to the end
         when not screening), scored on X: one after another in this process,
         or as joblib tasks when ``n_jobs`` allows several at once. Restarts
@@ -540,7 +613,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         X, seeds[k], device, config,
                         module=self.module_ if warm else None,
                         scaler=state.shared.scaler,
-                        neighbors=state.shared.neighbors)
+                        neighbors=state.shared.neighbors, shard=shard)
                 run = state.current
                 self._advance_saving(run, progress, self._screen_epochs, state,
                                      checkpoint, X)
@@ -646,9 +719,13 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _evaluate(self, X, run):
         """Label X with ``run``'s network and score its objective (in place;
         returns ``run``)."""
+        shard = getattr(run.objective, "shard", None)
         labels, sample, finite = predict_labels_and_sample(
             run.module, X, run.scaler, run.device,
-            run.objective.objective_every(X.shape[0]))
+            run.objective.objective_every(X.shape[0] if shard is None
+                                          else shard.n_total))
+        if shard is not None:  # every process ranks and drops alike
+            finite = shard.all_true(finite)
         if not finite:
             raise FloatingPointError(
                 "The network's outputs on X are not finite after "
@@ -672,8 +749,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         return {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
 
-    def _warn_if_clusters_empty(self):
-        found = len(np.unique(self.labels_))
+    def _warn_if_clusters_empty(self, found):
         if found < self.n_clusters:
             warn_user(
                 f"Only {found} of n_clusters={self.n_clusters} clusters are "

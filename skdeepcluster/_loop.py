@@ -60,8 +60,14 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
     unset; calling it again with the same state resumes where it paused (its
     epoch count and early-stopping counters), so a paused and resumed run
     trains exactly as one that never paused.
+
+    In a data-parallel fit (the objective's ``shard`` set) every process
+    runs this loop in step: the batches are the global ones cut to the
+    process's rows, the gradients are summed over the processes before each
+    step, and the epoch's loss and early stopping are those of all rows.
     """
-    n_samples = objective.X.shape[0]
+    shard = getattr(objective, "shard", None)
+    n_samples = objective.X.shape[0] if shard is None else shard.n_total
     first = state.epoch
     last = config.max_iter if pause_after is None else min(pause_after, config.max_iter)
     stopped = False  # by the early-stopping rule
@@ -70,13 +76,23 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)
-            for idx in batches(n_samples, config.batch_size, generator):
+            if shard is None:
+                epoch_batches = batches(n_samples, config.batch_size, generator)
+            else:
+                epoch_batches = shard.batches(config.batch_size, generator)
+            for idx in epoch_batches:
                 loss, record = objective(idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if shard is not None:
+                    shard.sum_gradients(module)
                 optimizer.step()
-                total += loss.detach() * len(idx)
+                # a process's loss is its share of the global batch's
+                total += loss.detach() * (len(idx) if shard is None
+                                          else shard.batch_total)
                 objective.tally(record)
+            if shard is not None:
+                total = shard.sum(total)
             epoch_loss = float(total) / n_samples
             if not np.isfinite(epoch_loss):
                 raise FloatingPointError(

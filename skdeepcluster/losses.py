@@ -167,6 +167,15 @@ def weak_fairness_from_log_probs(log_probs, log_prior=None):
     return (mean * (log_mean - log_prior)).sum()
 
 
+def weak_fairness_from_mean(mean, log_prior=None):
+    """``KL(σ̄ ‖ u)`` from the batch's mean prediction ``σ̄`` (summed over the
+    processes of a data-parallel fit) and ``ln u`` (None: uniform ``u``)."""
+    log_mean = torch.log(mean.clamp_min(_tiny(mean.dtype)))
+    if log_prior is None:
+        return (mean * log_mean).sum() + math.log(mean.shape[0])
+    return (mean * (log_mean - log_prior)).sum()
+
+
 def entropy_from_log_probs(log_probs, probs=None):
     """Per-sample entropy ``-Σ_k σ_k ln σ_k`` from ``ln σ`` (and ``σ`` when
     already at hand)."""

@@ -4,6 +4,9 @@ An objective is built once per training run and then called by the loop for
 every mini-batch. It follows this protocol:
 
 - ``X``: the host training data (the loop reads its number of rows);
+- ``shard``: None, or in a data-parallel fit (``distributed=True``) the
+  ``Shard`` of the rows this process holds: the loop then draws the global
+  batches from it and sums the gradients over the processes;
 - ``objective(idx) -> (loss, record)``: the scalar loss of rows ``idx``
   (a sorted int array) to back-propagate, and what the epoch statistics need
   from that batch (tensors, kept on the device);
@@ -86,8 +89,14 @@ class SelfLabeling:
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
                  margin_weight, neighbors, augmenter, generator, solver="em",
                  pair_neighbors=True, adversarial_weight=0.0,
-                 adversarial_radius=0.25, prior_start=None):
+                 adversarial_radius=0.25, prior_start=None, shard=None,
+                 row_generator=None):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
+        # a data-parallel fit: the shard of the rows this process holds, and
+        # a generator of its own for draws of one per local row (augmentation,
+        # adversarial directions), so that the shared generator stays in step
+        self.shard = shard
+        self.row_generator = generator if row_generator is None else row_generator
         self.loss, self.fairness_weight, self.solver = loss, fairness_weight, solver
         # "estimate": start uniform, re-estimated from the pseudo-labels after
         # every epoch (see end_epoch)
@@ -123,9 +132,14 @@ class SelfLabeling:
             self._prior_cache[key] = losses.log_prior(self.prior.to(like))
         return self._prior_cache[key]
 
-    def pseudo_labels(self, probs, tol=YSTEP_TOL):
+    def pseudo_labels(self, probs, tol=YSTEP_TOL, rows=None):
         """The y-step: soft pseudo-labels ``(n, K)`` for the detached
-        predictions ``probs`` of one batch, rows on the simplex."""
+        predictions ``probs`` of one batch, rows on the simplex.
+
+        In a data-parallel fit (only there) it is called with ``rows``, the
+        rows of the problem over all processes (see
+        :func:`~skdeepcluster.pseudo_labels.solve_validated`); an override
+        that should run data-parallel accepts and forwards it."""
         if self.loss == "shannon":
             prior = None if self.prior is None else self.prior.to(probs)
             return sinkhorn_knopp(probs, prior=prior)
@@ -135,8 +149,12 @@ class SelfLabeling:
             self._prior_cache[key] = pl.prior_tensor(self.prior, probs)
         labels, _ = pl.solve_validated(
             probs, None, self.loss, float(self.fairness_weight),
-            self._prior_cache[key], self.solver, pl.MAX_ITER, tol)
+            self._prior_cache[key], self.solver, pl.MAX_ITER, tol, rows)
         return labels
+
+    def _rows(self, rows):
+        """``pseudo_labels``'s keywords: none in a fit of one process."""
+        return {} if self.shard is None else {"rows": rows}
 
     def network_loss(self, logits, log_probs, target, log_target):
         """Mean loss of one view's ``logits`` (and their log-softmax) against
@@ -166,18 +184,23 @@ class SelfLabeling:
             log_q = torch.log_softmax(self.module(inputs + r).float(), 1)
             return (p * (log_p - log_q)).sum(1)
 
-        d = torch.randn(inputs.shape, generator=self.generator).to(inputs)
+        d = torch.randn(inputs.shape, generator=self.row_generator).to(inputs)
         d = (d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)).requires_grad_(True)
         (grad,) = torch.autograd.grad(divergence(0.5 * radius * d).sum(), d)
         r = radius * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return divergence(r.detach()).mean()
 
     def __call__(self, idx):
+        shard = self.shard
         x = fetch(self.X, idx, self.device)
         views = [self.view(x)]
         if self.pair_neighbors:
-            pick = torch.randint(self.neighbors.shape[1], (len(idx),),
+            # one draw per row of the global batch, on every process alike
+            n_drawn = len(idx) if shard is None else shard.batch_total
+            pick = torch.randint(self.neighbors.shape[1], (n_drawn,),
                                  generator=self.generator).numpy()
+            if shard is not None:
+                pick = pick[shard.batch_rows]
             views.append(self.view(fetch(self.X, self.neighbors[idx, pick],
                                           self.device)))
         elif self.augmenter is not None:
@@ -192,21 +215,32 @@ class SelfLabeling:
                 probs = log_probs[0].detach().exp()
             else:  # the views' product of experts
                 probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
-            target = self.pseudo_labels(probs)
+            target = self.pseudo_labels(
+                probs, **self._rows(None if shard is None else shard.batch()))
             # y-step rows are on the simplex: each has mass
             log_target = target.log() if self.loss == "collision" else None
-        loss = sum(self.network_loss(z, lp, target, log_target)
-                   for z, lp in zip(logits, log_probs)) / len(logits)
+        # Per-row terms are means over this process's rows and whole-batch
+        # terms are the same on every process: in a data-parallel fit they
+        # are weighted so that the gradients summed over the processes are
+        # those of the global batch's loss.
+        local = 1.0 if shard is None else len(idx) / shard.batch_total
+        replica = 1.0 if shard is None else 1.0 / shard.world
+        if local > 0:
+            loss = sum(self.network_loss(z, lp, target, log_target)
+                       for z, lp in zip(logits, log_probs)) / len(logits)
+            if shard is not None:
+                loss = local * loss
+        else:  # no row of this batch here: nothing to add, but the graph
+            loss = logits[0].sum() * 0.0  # reaches every parameter
         if self.fairness_weight > 0:
             # weak fairness on the network's own batch marginal: the y-step's
             # strong fairness cannot move confident predictions on its own
-            loss = loss + self.fairness_weight * sum(
-                losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
-                for lp in log_probs) / len(logits)
+            loss = loss + replica * self.fairness_weight * sum(
+                self._weak_fairness(lp) for lp in log_probs) / len(logits)
         if self.margin_weight > 0 and self.head is not None:
-            loss = loss + self.margin_weight * self.head.weight.pow(2).sum()
-        if self.adversarial_weight > 0:
-            loss = loss + self.adversarial_weight * self.adversarial_loss(
+            loss = loss + replica * self.margin_weight * self.head.weight.pow(2).sum()
+        if self.adversarial_weight > 0 and local > 0:
+            loss = loss + local * self.adversarial_weight * self.adversarial_loss(
                 views[0], log_probs[0].detach(), idx)
         with torch.no_grad():
             log_p = log_probs[0].detach()
@@ -215,6 +249,14 @@ class SelfLabeling:
                      "entropy_sum": losses.entropy_from_log_probs(log_p, p).sum(),
                      "target_sum": target.sum(0)}
         return loss, stats
+
+    def _weak_fairness(self, log_probs):
+        """``KL(σ̄ ‖ u)`` of one view's batch marginal (over every process)."""
+        if self.shard is None:
+            return losses.weak_fairness_from_log_probs(log_probs,
+                                                       self._log_prior(log_probs))
+        mean = self.shard.sum_with_grad(log_probs.exp().sum(0)) / self.shard.batch_total
+        return losses.weak_fairness_from_mean(mean, self._log_prior(log_probs))
 
     def tally(self, record):
         """Add one batch's statistics to the epoch's running totals.
@@ -248,12 +290,17 @@ class SelfLabeling:
         distribution in the share ``prior_shrink``.
         """
         sums, self._sums = self._sums, None
+        n_clusters = sums["prob_sum"].numel()
+        sizes = torch.bincount(self.last_labels, minlength=n_clusters)
         n = len(self.last_labels)
+        if self.shard is not None:  # over the rows of every process
+            keys = ("changed", "prob_sum", "entropy_sum", "target_sum")
+            *totals, sizes = self.shard.sum(*(sums[k] for k in keys), sizes)
+            sums, n = dict(zip(keys, totals)), self.shard.n_total
+        sizes = sizes.cpu().numpy()
         changed = int(sums["changed"])
         mean_prob = (sums["prob_sum"] / n).clamp_min(1e-30)
         mean_entropy = float(sums["entropy_sum"]) / n
-        n_clusters = mean_prob.numel()
-        sizes = torch.bincount(self.last_labels, minlength=n_clusters).cpu().numpy()
         if self.estimate_prior:
             mean_target = sums["target_sum"].double() / n
             shrink = self.prior_shrink
@@ -299,6 +346,12 @@ class SelfLabeling:
         differ by 1.5e-2 or more."""
         logits = logits.float()
         probs = torch.softmax(logits, 1)
+        if self.shard is not None:  # the rows of every process
+            rows = self.shard.rows(len(probs))
+            target = self.pseudo_labels(probs, tol=pl.TOL, rows=rows)
+            u = pl.prior_tensor(self.prior, probs)
+            return float(pl._objective(target, probs, self.loss,
+                                       float(self.fairness_weight), u, rows))
         target = self.pseudo_labels(probs, tol=pl.TOL)
         if self.loss == "shannon":
             return float(losses.cross_entropy(logits, target))

@@ -1,0 +1,203 @@
+"""Data-parallel fits with torch.distributed: processes on the loopback
+(gloo) train one network as one process holding all their rows would."""
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+
+import skdeepcluster._estimator as estimator_module
+from skdeepcluster import DeepEntropyClustering
+from skdeepcluster._distributed import Shard, synced_batch_norm
+
+sys.path.insert(0, str(Path(__file__).parent))
+import distributed_script  # noqa: E402
+
+SCRIPT = str(Path(__file__).parent / "distributed_script.py")
+
+pytestmark = pytest.mark.skipif(not dist.is_available() or not
+                                dist.is_gloo_available(),
+                                reason="needs torch.distributed with gloo")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(tmp_path, case, n_processes=2, timeout=240):
+    """Run the script's ``case`` on ``n_processes`` processes under torchrun;
+    return each process's fitted model."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={n_processes}", SCRIPT, str(tmp_path), case]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    models = []
+    for rank in range(n_processes):
+        with open(tmp_path / f"rank{rank}.pkl", "rb") as f:
+            models.append(pickle.load(f))
+    return models
+
+
+def _untimed(history):
+    return [{k: v for k, v in epoch.items() if k != "time"} for epoch in history]
+
+
+def _same_network(a, b):
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+def test_two_processes_follow_one(tmp_path, monkeypatch, one_torch_thread):
+    """Two processes with 300 rows each train the network one process trains
+    on all 600 with the same global batches of 64 (and the same neighbour
+    lists: each process searches its own rows), to float tolerance, and
+    agree exactly with each other."""
+    models = _torchrun(tmp_path, "fit")
+    _same_network(models[0].module_, models[1].module_)
+    assert _untimed(models[0].history_) == _untimed(models[1].history_)
+    assert models[0].objective_ == models[1].objective_
+
+    X = distributed_script.data()
+    parts = distributed_script.shards(len(X), 2)
+    search = estimator_module.nearest_neighbors
+
+    def within_shards(X, n_neighbors, scaler, generator):
+        seed = generator.initial_seed()
+        return np.concatenate([
+            search(X[p], n_neighbors, scaler, torch.Generator().manual_seed(seed))
+            + p[0] for p in parts])
+
+    monkeypatch.setattr(estimator_module, "nearest_neighbors", within_shards)
+    one = DeepEntropyClustering(**distributed_script.PARAMS).fit(X)
+
+    assert len(one.history_) == len(models[0].history_) == 3
+    for mine, theirs in zip(one.history_, models[0].history_):
+        assert theirs["loss"] == pytest.approx(mine["loss"], rel=1e-4)
+        assert theirs["score"] == pytest.approx(mine["score"], rel=1e-4)
+        assert theirs["cluster_sizes"] == mine["cluster_sizes"]
+    assert models[0].objective_ == pytest.approx(one.objective_, rel=1e-3)
+    np.testing.assert_array_equal(
+        np.concatenate([m.labels_ for m in models]), one.labels_)
+    np.testing.assert_allclose(models[0].predict_proba(X), one.predict_proba(X),
+                               atol=1e-3)
+    # the weights after BatchNorm follow to float tolerance (a bias just
+    # before BatchNorm has no gradient but rounding noise, which Adam
+    # turns into steps, so it and the running mean that tracks it do not)
+    for name, mine in one.module_.state_dict().items():
+        if name.endswith("weight") or name.endswith("running_var"):
+            theirs = models[0].module_.state_dict()[name]
+            torch.testing.assert_close(theirs, mine, atol=1e-5, rtol=1e-4)
+
+
+def test_batches_without_rows_of_a_process(tmp_path):
+    """Global batches of 4 rows often hold none of a process's rows; that
+    process still takes part and the fit stays finite and in step."""
+    models = _torchrun(tmp_path, "tiny-batches")
+    _same_network(models[0].module_, models[1].module_)
+    assert np.isfinite(models[0].history_[0]["loss"])
+    assert sum(models[0].history_[0]["cluster_sizes"]) == 600
+
+
+def test_a_process_that_dies_is_reported(tmp_path):
+    """When one process ends mid-fit the other stops with an error that says
+    so, instead of waiting for it."""
+    port = _free_port()
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2",
+               "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen(
+            [sys.executable, SCRIPT, str(tmp_path), "die"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    start = time.monotonic()
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert time.monotonic() - start < 180
+    assert procs[1].returncode == 7
+    assert procs[0].returncode != 0
+    assert "Process 0 of 2 lost the other processes" in outs[0][1]
+
+
+@pytest.fixture(scope="module")
+def one_process_group():
+    """A process group of this process alone (gloo on the loopback)."""
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}",
+                            rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("layer, shape", [(torch.nn.BatchNorm1d(5), (32, 5)),
+                                          (torch.nn.BatchNorm2d(3), (8, 3, 4, 4))])
+def test_synced_batch_norm_is_batch_norm(one_process_group, layer, shape):
+    """Over the processes' rows, the synced layer computes what BatchNorm
+    computes on them: outputs, gradients and running statistics."""
+    torch.manual_seed(0)
+    x = torch.randn(shape) * 3 + 1
+    twin = pickle.loads(pickle.dumps(layer))
+    with torch.no_grad():
+        layer.weight.uniform_(0.5, 1.5)
+        layer.bias.uniform_(-1, 1)
+        twin.load_state_dict(layer.state_dict())
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    with synced_batch_norm(layer, Shard(len(x))):
+        out = layer(a)
+    expected = twin(b)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    weights = torch.randn(shape)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(layer.weight.grad, twin.weight.grad)
+    for name, value in twin.state_dict().items():
+        torch.testing.assert_close(layer.state_dict()[name], value)
+    assert "forward" not in vars(layer)  # a plain layer again
+
+
+def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread):
+    """distributed=True in a group of one process trains the plain fit's
+    network, to float tolerance, and the fitted model pickles."""
+    X = distributed_script.data()
+    params = dict(distributed_script.PARAMS, fairness_weight=2.0)
+    plain = DeepEntropyClustering(**params).fit(X)
+    model = DeepEntropyClustering(distributed=True, **params).fit(X)
+    for mine, theirs in zip(plain.history_, model.history_):
+        assert theirs["loss"] == pytest.approx(mine["loss"], rel=1e-4)
+    np.testing.assert_array_equal(model.labels_, plain.labels_)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(n_jobs=2), "n_jobs=2"),
+    (dict(loss="shannon"), "loss='shannon'"),
+    (dict(checkpoint_path="fit.ckpt"), "checkpoint_path='fit.ckpt'"),
+])
+def test_what_distributed_does_not_support(params, match):
+    X = distributed_script.data()
+    with pytest.raises(ValueError, match=match):
+        DeepEntropyClustering(4, distributed=True, **params).fit(X)
+
+
+def test_distributed_without_a_process_group(monkeypatch):
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="torchrun"):
+        DeepEntropyClustering(4, distributed=True).fit(distributed_script.data())
+
+
+def test_a_shard_does_not_pickle(one_process_group):
+    with pytest.raises(TypeError, match="does not pickle"):
+        pickle.dumps(Shard(10))
