@@ -5,16 +5,20 @@ Each process holds a shard of the rows (its own ``X``). The processes
 train one network in lockstep: they draw the same permutation of all rows
 (the run's generator is seeded alike everywhere), each takes the rows of
 every global batch that it holds, and whatever depends on more than one
-row is summed over the processes: the gradients, the batch-norm
-statistics, the y-step's column sums and stopping rule, the fairness
-terms' batch marginal, the epoch's statistics and the objective that ranks
-restarts. A fit on ``W`` processes therefore follows the fit of one
-process on all rows (the shards in rank order) with the same global
-batches, up to the order of floating-point sums.
+row is combined over the processes: the gradients and the batch-norm
+statistics are summed; the predictions of each global batch are gathered,
+so that every process solves the y-step and takes the fairness terms'
+batch marginal on the whole batch; the epoch's statistics are summed and
+the rows that rank restarts gathered. A fit on ``W`` processes therefore
+follows the fit of one process on all rows (the shards in rank order) with
+the same global batches, up to the order of floating-point sums. Each batch
+costs a few collectives: one gather, two per batch-norm layer and one for
+the gradients.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from contextlib import contextmanager
 
@@ -40,6 +44,13 @@ def process_group_ready(device) -> None:
             "and MASTER_PORT) or call torch.distributed.init_process_group "
             "before fit.")
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # a group left open at exit can abort the process as it ends
+    atexit.register(_close_process_group)
+
+
+def _close_process_group():
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def local_device(device):
@@ -58,7 +69,8 @@ class Shard:
 
     ``n_total`` counts every process's rows and ``offset`` places this
     process's first row among them (ranks in order). While the epoch loop
-    runs, ``batch_total`` is the size of the current global batch and
+    runs, ``batch_total`` is the size of the current global batch,
+    ``batch_counts`` the number of its rows each process holds and
     ``batch_rows`` the positions of this process's rows within it.
     """
 
@@ -71,7 +83,9 @@ class Shard:
         self.counts = counts
         self.n_local, self.n_total = int(n_local), int(sum(counts))
         self.offset = int(sum(counts[: self.rank]))
+        self._bounds = np.concatenate([[0], np.cumsum(counts)])
         self.batch_total, self.batch_rows = 0, slice(0, 0)
+        self.batch_counts = [0] * self.world
 
     # -- collectives ------------------------------------------------------
 
@@ -122,14 +136,29 @@ class Shard:
             raise self._failed(exc) from exc
         return box[0]
 
-    def rows(self, n_local):
-        """The rows of all processes of which this one holds ``n_local``,
-        for the y-step (see :func:`skdeepcluster.pseudo_labels.solve_validated`)."""
-        return Rows(int(self.sum(torch.tensor(float(n_local)))), self)
+    def gather_batch(self, tensor):
+        """The rows of every process's ``tensor`` (this process's rows of the
+        current global batch, one row each), in the global batch's order."""
+        return self._gather_rows(tensor, self.batch_counts)
 
-    def batch(self):
-        """The rows of the current global batch (``batch_total`` of them)."""
-        return Rows(self.batch_total, self)
+    def gather_rows(self, tensor):
+        """Every process's ``tensor`` stacked, in rank order (the numbers of
+        rows may differ)."""
+        counts = self.gather(int(tensor.shape[0]))
+        return self._gather_rows(tensor, counts)
+
+    def _gather_rows(self, tensor, counts):
+        width = max(counts)
+        wire = tensor.detach().to(self.comm_device)
+        if wire.shape[0] < width:  # all_gather moves tensors of one shape
+            wire = torch.cat([wire, wire.new_zeros((width - wire.shape[0],
+                                                    *wire.shape[1:]))])
+        out = [torch.empty_like(wire) for _ in range(self.world)]
+        try:
+            dist.all_gather(out, wire.contiguous())
+        except RuntimeError as exc:
+            raise self._failed(exc) from exc
+        return torch.cat([part[:c] for part, c in zip(out, counts)]).to(tensor.device)
 
     # -- training ---------------------------------------------------------
 
@@ -140,11 +169,13 @@ class Shard:
         none of a batch's rows; it still takes part in the batch's sums."""
         order = torch.randperm(self.n_total, generator=generator).numpy()
         n_batches = max(1, self.n_total // batch_size)
-        low, high = self.offset, self.offset + self.n_local
+        low = self.offset
         for part in np.array_split(order, n_batches):
             part = np.sort(part)
-            start, stop = np.searchsorted(part, [low, high])
-            self.batch_total, self.batch_rows = len(part), slice(int(start), int(stop))
+            bounds = np.searchsorted(part, self._bounds)
+            self.batch_counts = np.diff(bounds).tolist()
+            start, stop = int(bounds[self.rank]), int(bounds[self.rank + 1])
+            self.batch_total, self.batch_rows = len(part), slice(start, stop)
             yield part[start:stop] - low
 
     def sum_gradients(self, module):
@@ -169,14 +200,6 @@ class Shard:
     def __getstate__(self):
         raise TypeError("A Shard belongs to its process group and does not "
                         "pickle.")
-
-
-class Rows:
-    """``n`` rows spread over the processes of ``shard``: what the y-step
-    needs to sum over them (``sum``) and to average (``n``)."""
-
-    def __init__(self, n, shard):
-        self.n, self.sum = n, shard.sum
 
 
 class _SumOverProcesses(torch.autograd.Function):
@@ -217,14 +240,19 @@ class _SyncedForward:
             return type(layer).forward(layer, x)
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        count = torch.tensor([float(x.numel() // max(x.shape[1], 1))],
-                             dtype=x.dtype, device=x.device)
-        totals = shard.sum_with_grad(torch.cat([x.sum(dims), count]))
+        channels = x.shape[1]
+        # sums and sums of squares in float64, in one all-reduce: the
+        # variance as E[x²] - E[x]² then loses nothing to cancellation
+        wide = x.double()
+        count = torch.tensor([float(x.numel() // max(channels, 1))],
+                             dtype=wide.dtype, device=x.device)
+        totals = shard.sum_with_grad(torch.cat([wide.sum(dims),
+                                                wide.pow(2).sum(dims), count]))
         n = totals[-1].detach()
-        mean = totals[:-1] / n
-        centred = x - mean.reshape(shape)
-        var = shard.sum_with_grad(centred.pow(2).sum(dims)) / n
-        out = centred * torch.rsqrt(var + layer.eps).reshape(shape)
+        mean = totals[:channels] / n
+        var = (totals[channels : 2 * channels] / n - mean.pow(2)).clamp_min(0)
+        out = (x - mean.to(x.dtype).reshape(shape)) * torch.rsqrt(
+            var.to(x.dtype) + layer.eps).reshape(shape)
         if layer.affine:
             out = out * layer.weight.reshape(shape) + layer.bias.reshape(shape)
         if layer.track_running_stats:
@@ -233,6 +261,6 @@ class _SyncedForward:
                 factor = (1.0 / float(layer.num_batches_tracked)
                           if layer.momentum is None else layer.momentum)
                 unbiased = var.detach() * (n / (n - 1).clamp_min(1))
-                layer.running_mean.lerp_(mean.detach(), factor)
-                layer.running_var.lerp_(unbiased, factor)
+                layer.running_mean.lerp_(mean.detach().to(x.dtype), factor)
+                layer.running_var.lerp_(unbiased.to(x.dtype), factor)
         return out

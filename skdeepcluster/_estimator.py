@@ -204,9 +204,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         on the GPU of its ``LOCAL_RANK``; gloo on the CPU). Each process
         searches the nearest neighbours among its own rows; ``labels_``
         labels them, and everything else (the network, ``history_``,
-        ``objective_``) is the same on every process. Needs ``loss``
-        "collision" or "reverse"; ``n_jobs`` and ``checkpoint_path`` are not
-        supported with it. See the user guide's page on scaling out.
+        ``objective_``) is the same on every process. ``n_jobs`` and
+        ``checkpoint_path`` are not supported with it. See the user guide's
+        section on one fit across processes.
 
         .. versionadded:: 0.1
     device : str or torch.device, default="auto"
@@ -528,9 +528,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 ("n_jobs", self.n_jobs not in (None, 1), "the processes train "
                  "the restarts one after another, together"),
                 ("checkpoint_path", self.checkpoint_path is not None,
-                 "checkpoints hold one process's fit"),
-                ("loss", self.loss == "shannon", "Sinkhorn-Knopp's y-step runs "
-                 "within one process")):
+                 "checkpoints hold one process's fit")):
             if value:
                 raise ValueError(f"distributed=True does not support {name}="
                                  f"{getattr(self, name)!r}: {why}.")

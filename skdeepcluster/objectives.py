@@ -35,6 +35,8 @@ because the objective is not a parameter.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -132,14 +134,10 @@ class SelfLabeling:
             self._prior_cache[key] = losses.log_prior(self.prior.to(like))
         return self._prior_cache[key]
 
-    def pseudo_labels(self, probs, tol=YSTEP_TOL, rows=None):
+    def pseudo_labels(self, probs, tol=YSTEP_TOL):
         """The y-step: soft pseudo-labels ``(n, K)`` for the detached
-        predictions ``probs`` of one batch, rows on the simplex.
-
-        In a data-parallel fit (only there) it is called with ``rows``, the
-        rows of the problem over all processes (see
-        :func:`~skdeepcluster.pseudo_labels.solve_validated`); an override
-        that should run data-parallel accepts and forwards it."""
+        predictions ``probs`` of one batch, rows on the simplex (in a
+        data-parallel fit, of the whole global batch, on every process)."""
         if self.loss == "shannon":
             prior = None if self.prior is None else self.prior.to(probs)
             return sinkhorn_knopp(probs, prior=prior)
@@ -149,12 +147,8 @@ class SelfLabeling:
             self._prior_cache[key] = pl.prior_tensor(self.prior, probs)
         labels, _ = pl.solve_validated(
             probs, None, self.loss, float(self.fairness_weight),
-            self._prior_cache[key], self.solver, pl.MAX_ITER, tol, rows)
+            self._prior_cache[key], self.solver, pl.MAX_ITER, tol)
         return labels
-
-    def _rows(self, rows):
-        """``pseudo_labels``'s keywords: none in a fit of one process."""
-        return {} if self.shard is None else {"rows": rows}
 
     def network_loss(self, logits, log_probs, target, log_target):
         """Mean loss of one view's ``logits`` (and their log-softmax) against
@@ -215,14 +209,16 @@ class SelfLabeling:
                 probs = log_probs[0].detach().exp()
             else:  # the views' product of experts
                 probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
-            target = self.pseudo_labels(
-                probs, **self._rows(None if shard is None else shard.batch()))
+            if shard is None:
+                target = self.pseudo_labels(probs)
+            else:
+                target, means = self._global_y_step(probs, log_probs)
             # y-step rows are on the simplex: each has mass
             log_target = target.log() if self.loss == "collision" else None
-        # Per-row terms are means over this process's rows and whole-batch
-        # terms are the same on every process: in a data-parallel fit they
-        # are weighted so that the gradients summed over the processes are
-        # those of the global batch's loss.
+        # In a data-parallel fit, per-row terms are means over this process's
+        # rows and terms of the parameters alone the same on every process:
+        # they are weighted so that the gradients summed over the processes
+        # are those of the global batch's loss.
         local = 1.0 if shard is None else len(idx) / shard.batch_total
         replica = 1.0 if shard is None else 1.0 / shard.world
         if local > 0:
@@ -235,8 +231,14 @@ class SelfLabeling:
         if self.fairness_weight > 0:
             # weak fairness on the network's own batch marginal: the y-step's
             # strong fairness cannot move confident predictions on its own
-            loss = loss + replica * self.fairness_weight * sum(
-                self._weak_fairness(lp) for lp in log_probs) / len(logits)
+            if shard is None:
+                fairness = sum(
+                    losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
+                    for lp in log_probs)
+            else:
+                fairness = sum(self._shared_weak_fairness(lp, mean)
+                               for lp, mean in zip(log_probs, means))
+            loss = loss + self.fairness_weight * fairness / len(logits)
         if self.margin_weight > 0 and self.head is not None:
             loss = loss + replica * self.margin_weight * self.head.weight.pow(2).sum()
         if self.adversarial_weight > 0 and local > 0:
@@ -250,13 +252,37 @@ class SelfLabeling:
                      "target_sum": target.sum(0)}
         return loss, stats
 
-    def _weak_fairness(self, log_probs):
-        """``KL(σ̄ ‖ u)`` of one view's batch marginal (over every process)."""
-        if self.shard is None:
-            return losses.weak_fairness_from_log_probs(log_probs,
-                                                       self._log_prior(log_probs))
-        mean = self.shard.sum_with_grad(log_probs.exp().sum(0)) / self.shard.batch_total
-        return losses.weak_fairness_from_mean(mean, self._log_prior(log_probs))
+    def _global_y_step(self, probs, log_probs):
+        """The y-step of a data-parallel fit: the predictions of the global
+        batch gathered from every process (one collective), solved alike on
+        each, so the pseudo-labels are those one process holding the batch
+        would solve. Returns this process's rows of them and, when fairness
+        is on, each view's mean prediction over the global batch."""
+        n_clusters = probs.shape[1]
+        parts = [probs]
+        if self.fairness_weight > 0:
+            parts += [lp.detach().exp() for lp in log_probs]
+        every = self.shard.gather_batch(torch.cat(parts, 1))
+        target = self.pseudo_labels(every[:, :n_clusters])[self.shard.batch_rows]
+        means = [every[:, v * n_clusters : (v + 1) * n_clusters].mean(0)
+                 for v in range(1, len(parts))]
+        return target, means
+
+    def _shared_weak_fairness(self, log_probs, mean):
+        """This process's share of ``KL(σ̄ ‖ u)`` over the global batch, with
+        ``mean`` the gathered (detached) ``σ̄``: the value split evenly over
+        the processes, and the gradient through this process's rows, as the
+        first-order term ``Σ_i σ_i · c / B`` with ``c = ∂KL/∂σ̄`` at ``σ̄``.
+        The shares add up to the value, and their gradients to the gradient,
+        of the term on the whole batch (it depends on the rows only through
+        ``σ̄``)."""
+        shard, log_prior = self.shard, self._log_prior(log_probs)
+        value = losses.weak_fairness_from_mean(mean, log_prior)
+        slope = torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny)) + 1.0
+        slope = slope - (log_prior if log_prior is not None
+                         else -math.log(mean.shape[0]))
+        mine = log_probs.exp().sum(0) - mean * (shard.batch_total / shard.world)
+        return value / shard.world + (mine * slope).sum() / shard.batch_total
 
     def tally(self, record):
         """Add one batch's statistics to the epoch's running totals.
@@ -344,14 +370,10 @@ class SelfLabeling:
         runs in float32, which halves the memory of that y-step: on digits
         the value moved by at most 2e-6 relative to float64, while restarts
         differ by 1.5e-2 or more."""
+        if self.shard is not None:  # the sampled rows of every process
+            logits = self.shard.gather_rows(logits)
         logits = logits.float()
         probs = torch.softmax(logits, 1)
-        if self.shard is not None:  # the rows of every process
-            rows = self.shard.rows(len(probs))
-            target = self.pseudo_labels(probs, tol=pl.TOL, rows=rows)
-            u = pl.prior_tensor(self.prior, probs)
-            return float(pl._objective(target, probs, self.loss,
-                                       float(self.fairness_weight), u, rows))
         target = self.pseudo_labels(probs, tol=pl.TOL)
         if self.loss == "shannon":
             return float(losses.cross_entropy(logits, target))

@@ -103,48 +103,35 @@ def _fairness(y_mean: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return (torch.xlogy(u, u) - torch.xlogy(u, y_mean)).sum()
 
 
-def _mean_rows(values, rows):
-    """The mean of ``values`` over its rows (dim 0); with ``rows``, over the
-    rows of every process of a data-parallel fit (see :func:`solve_validated`)."""
-    if rows is None:
-        return values.mean(dim=0)
-    return rows.sum(values.sum(dim=0)) / rows.n
-
-
-def _objective(y, sigma, loss, lam, u, rows=None) -> torch.Tensor:
+def _objective(y, sigma, loss, lam, u) -> torch.Tensor:
     if loss == "collision":
-        terms = -torch.log(torch.linalg.vecdot(sigma, y))
+        value = -torch.log(torch.linalg.vecdot(sigma, y)).mean()
     else:
-        terms = -torch.xlogy(sigma, y).sum(dim=1)
-    if rows is None:
-        value, y_mean = terms.mean(), (y.mean(dim=0) if lam > 0 else None)
-    else:  # both sums in one all-reduce
-        total, col_sums = rows.sum(terms.sum(), y.sum(dim=0))
-        value, y_mean = total / rows.n, col_sums / rows.n
+        value = -torch.xlogy(sigma, y).sum(dim=1).mean()
     if lam > 0:
-        value = value + lam * _fairness(y_mean, u)
+        value = value + lam * _fairness(y.mean(dim=0), u)
     return value
 
 
-def _fairness_weights(y, lam_u, tiny, rows=None):
+def _fairness_weights(y, lam_u, tiny):
     """``λ u_k / ȳ_k``: the gradient of ``N λ KL(u ‖ ȳ)``, up to sign."""
-    return lam_u / _mean_rows(y, rows).clamp_min(tiny)
+    return lam_u / y.mean(dim=0).clamp_min(tiny)
 
 
-def _scaled_gradient(y, sigma, loss, lam, lam_u, tiny, rows=None) -> torch.Tensor:
+def _scaled_gradient(y, sigma, loss, lam, lam_u, tiny) -> torch.Tensor:
     """``N ∇F(Y)``, i.e. ``-σ_ik / (σ_iᵀ y_i) - λ u_k / ȳ_k`` for collision."""
     if loss == "collision":
         grad = -sigma / torch.linalg.vecdot(sigma, y).clamp_min(tiny)[:, None]
     else:
         grad = -torch.where(sigma > 0, sigma / y, 0.0)
     if lam > 0:
-        grad = grad - _fairness_weights(y, lam_u, tiny, rows)
+        grad = grad - _fairness_weights(y, lam_u, tiny)
     return grad
 
 
-def _frank_wolfe_gap(y, grad, rows=None) -> torch.Tensor:
+def _frank_wolfe_gap(y, grad) -> torch.Tensor:
     """``mean_i (y_iᵀ G_i - min_k G_ik)`` for ``G = N ∇F``: a bound on ``F - F*``."""
-    return _mean_rows((y * grad).sum(dim=1) - grad.amin(dim=1), rows)
+    return ((y * grad).sum(dim=1) - grad.amin(dim=1)).mean()
 
 
 # ---------------------------------------------------------------------------
@@ -162,7 +149,7 @@ def _check_every(sigma, sync_free):
 
 
 def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None,
-        sync_free=None, rows=None):
+        sync_free=None):
     """EM / majorise-minimise updates of THEORY §3.
 
     ``y_ik <- (r_ik + λ u_k y_ik / ȳ_k) / (1 + λ Σ_c u_c y_ic / ȳ_c)`` with
@@ -170,27 +157,26 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
     ``λ u_k y_ik / ȳ_k`` is the ``λ N u_k s_ik`` of the text. For collision
     the update is multiplicative, ``y_i <- y_i ∘ g_i / y_iᵀg_i`` with
     ``g_ik = σ_ik / σ_iᵀy_i + λ u_k / ȳ_k``, and is over-relaxed (see
-    :func:`_em_collision`). ``y=None`` is the uniform start. ``rows``: see
-    :func:`solve_validated`.
+    :func:`_em_collision`). ``y=None`` is the uniform start.
     """
     if loss == "collision":
         return _em_collision(sigma, y, lam, u, max_iter, tol,
                              accelerate=accelerate, callback=callback,
-                             sync_free=sync_free, rows=rows)
+                             sync_free=sync_free)
     y = _uniform_start(sigma) if y is None else y
     tiny = torch.finfo(sigma.dtype).tiny
     lam_u = lam * u
     check_every = _check_every(sigma, sync_free)
     for it in range(max_iter):
         if lam > 0:
-            numer = torch.addcmul(sigma, y, _fairness_weights(y, lam_u, tiny, rows))
+            numer = torch.addcmul(sigma, y, _fairness_weights(y, lam_u, tiny))
         else:
             numer = sigma.clone()
         if tol > 0 and it % check_every == check_every // 2:
             gap = _frank_wolfe_gap(
-                y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny, rows), rows
+                y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny)
             )
-            if bool(gap <= tol * _objective(y, sigma, loss, lam, u, rows)):
+            if bool(gap <= tol * _objective(y, sigma, loss, lam, u)):
                 return y, it
         y = numer.div_(numer.sum(dim=1, keepdim=True))
         if callback is not None:
@@ -199,7 +185,7 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
 
 
 def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
-                  callback=None, sync_free=None, rows=None):
+                  callback=None, sync_free=None):
     """Collision EM with adaptive over-relaxation in the log domain.
 
     The EM step is ``y_i ∝ y_i ∘ g_i``. The over-relaxed step of order ``η``
@@ -237,7 +223,7 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
             callback(0, y)
     check_every = _check_every(sigma, sync_free)
     options = {"floor": floor, "first": first, "accelerate": accelerate,
-               "callback": callback, "rows": rows}
+               "callback": callback}
     if check_every == 1:
         return _em_collision_host(sigma, y, lam, u, max_iter, tol, **options)
     return _em_collision_sync_free(sigma, y, lam, u, max_iter, tol,
@@ -278,31 +264,27 @@ def _collision_weights(sigma, dots, col_sums, lam_nu, tiny):
     return g, g.amax(dim=1, keepdim=True), w
 
 
-def _collision_constants(sigma, lam, u, rows=None):
+def _collision_constants(sigma, lam, u):
     """``N``, ``λNu`` (None without fairness) and ``λ (Σ u ln u + ln N)``, the
     constant part of ``λ KL(u ‖ S/N)`` (``Σ u = 1``).
 
     The EM loops track the column sums ``S = N ȳ`` rather than the mean
     (``torch.mean`` is a sum, a division and a scalar copy): ``w = λu/ȳ =
-    λNu/S`` and ``Σ_k u_k ln ȳ_k = Σ_k u_k ln S_k - ln N``. With ``rows``
-    (see :func:`solve_validated`), ``N`` counts the rows of every process.
+    λNu/S`` and ``Σ_k u_k ln ȳ_k = Σ_k u_k ln S_k - ln N``.
     """
-    n = sigma.shape[0] if rows is None else rows.n
+    n = sigma.shape[0]
     if lam <= 0:
         return n, None, 0.0
     return n, lam * n * u, lam * (float(torch.xlogy(u, u).sum()) + math.log(n))
 
 
-def _collision_terms(sigma, labels, lam, u, rows=None):
+def _collision_terms(sigma, labels, lam, u):
     """``σ_iᵀy_i`` (floored at tiny), ``S``, ``Σ_i ln σ_iᵀy_i`` (from the
     unfloored dots: -inf where one is 0) and ``Σ_k u_k ln S_k`` (None
-    without fairness), all tensors; with ``rows``, ``S`` and the sum of logs
-    are over the rows of every process (one all-reduce)."""
+    without fairness), all tensors."""
     dots = torch.linalg.vecdot(sigma, labels)
     col_sums = labels.sum(dim=0)
     log_sum = torch.log(dots).sum()
-    if rows is not None:
-        col_sums, log_sum = rows.sum(col_sums, log_sum)
     fair_sum = torch.xlogy(u, col_sums).sum() if lam > 0 else None
     return dots.clamp_min_(torch.finfo(sigma.dtype).tiny), col_sums, log_sum, fair_sum
 
@@ -342,7 +324,7 @@ def _flush_subnormals(y, it, floor, tiny, *, host):
 
 
 def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
-                       accelerate, callback, rows=None):
+                       accelerate, callback):
     """The CPU loop: every test is a Python ``if`` on a host float.
 
     The data here are small (a mini-batch: a few hundred rows, about ten
@@ -354,11 +336,10 @@ def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
     (no pass over ``Y``); ``F`` is a host float.
     """
     tiny = torch.finfo(sigma.dtype).tiny
-    n, lam_nu, fair_const = _collision_constants(sigma, lam, u, rows)
+    n, lam_nu, fair_const = _collision_constants(sigma, lam, u)
 
     def state(labels):
-        dots, col_sums, log_sum, fair_sum = _collision_terms(sigma, labels, lam, u,
-                                                             rows)
+        dots, col_sums, log_sum, fair_sum = _collision_terms(sigma, labels, lam, u)
         value = -float(log_sum) / n
         if lam > 0:
             value += fair_const - lam * float(fair_sum)
@@ -370,8 +351,7 @@ def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
         g, g_max, w = _collision_weights(sigma, dots, col_sums, lam_nu, tiny)
         if tol > 0:
             y_dot_g = 1.0 if w is None else 1.0 + float(torch.dot(col_sums, w)) / n
-            g_max_sum = g_max.sum() if rows is None else rows.sum(g_max.sum())
-            if float(g_max_sum) / n - y_dot_g <= tol * value:
+            if float(g_max.sum()) / n - y_dot_g <= tol * value:
                 return y, it
         relaxed = accelerate and eta != 1.0
         candidate = _relaxed_step(y, g, g_max, eta if relaxed else None, floor)
@@ -388,18 +368,17 @@ def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
 
 
 def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
-                            accelerate, callback, check_every, rows=None):
+                            accelerate, callback, check_every):
     """The accelerator loop: no iteration waits for the device.
 
     Acceptance is a ``torch.where`` on device scalars and the stopping rule
     is evaluated (one synchronisation) every ``check_every`` iterations.
     """
     tiny = torch.finfo(sigma.dtype).tiny
-    n, lam_nu, fair_const = _collision_constants(sigma, lam, u, rows)
+    n, lam_nu, fair_const = _collision_constants(sigma, lam, u)
 
     def state(labels):  # the host loop's arithmetic, on device scalars
-        dots, col_sums, log_sum, fair_sum = _collision_terms(sigma, labels, lam, u,
-                                                             rows)
+        dots, col_sums, log_sum, fair_sum = _collision_terms(sigma, labels, lam, u)
         value = -log_sum / n
         if lam > 0:
             value = value + (fair_const - lam * fair_sum)
@@ -412,7 +391,7 @@ def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
         g, g_max, _ = _collision_weights(sigma, dots, col_sums, lam_nu, tiny)
         if tol > 0 and it % check_every == check_every // 2:
             # Frank-Wolfe gap, -N ∇F = g: mean_i (max_k g_ik - y_iᵀ g_i).
-            gap = _mean_rows(g_max[:, 0] - torch.linalg.vecdot(y, g), rows)
+            gap = (g_max[:, 0] - torch.linalg.vecdot(y, g)).mean()
             if bool(gap <= tol * value):
                 return y, it
         candidate = _relaxed_step(y, g, g_max, eta if accelerate else None, floor)
@@ -607,15 +586,9 @@ def solve_pseudo_labels(
                   int(max_iter), float(tol))
 
 
-def solve_validated(sigma, y, loss, lam, u, method, max_iter, tol, rows=None):
+def solve_validated(sigma, y, loss, lam, u, method, max_iter, tol):
     """:func:`solve_pseudo_labels` on validated inputs: ``u`` a normalised
     prior tensor like ``sigma``, ``y`` an owned start or None (uniform).
-
-    ``rows`` is None when ``sigma`` holds every row of the problem. In a
-    data-parallel fit each process holds some of its rows (possibly none):
-    ``rows.n`` counts them all and ``rows.sum(*tensors)`` sums tensors over
-    the processes, so that every process takes the same steps and stops at
-    the same iteration (EM only).
 
     Training loops call it once per mini-batch, where validating the same
     settings again would cost as much as a few EM iterations. The solver runs
@@ -623,13 +596,9 @@ def solve_validated(sigma, y, loss, lam, u, method, max_iter, tol, rows=None):
     ``no_grad`` on small CPU tensors); the result is copied out of it, so
     callers get an ordinary tensor they may modify or differentiate through.
     """
+    solver = _em if method == "em" else _pgd
     with torch.inference_mode():
-        if method == "em":
-            y, n_iter = _em(sigma, y, loss, lam, u, max_iter, tol, rows=rows)
-        elif rows is None:
-            y, n_iter = _pgd(sigma, y, loss, lam, u, max_iter, tol)
-        else:
-            raise ValueError("A data-parallel y-step needs method='em'.")
+        y, n_iter = solver(sigma, y, loss, lam, u, max_iter, tol)
     return y.clone(), n_iter
 
 

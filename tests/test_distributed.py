@@ -181,7 +181,6 @@ def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread
 
 @pytest.mark.parametrize("params, match", [
     (dict(n_jobs=2), "n_jobs=2"),
-    (dict(loss="shannon"), "loss='shannon'"),
     (dict(checkpoint_path="fit.ckpt"), "checkpoint_path='fit.ckpt'"),
 ])
 def test_what_distributed_does_not_support(params, match):
