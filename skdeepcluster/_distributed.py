@@ -127,6 +127,26 @@ class Shard:
             raise self._failed(exc) from exc
         return out
 
+    def gather_to_first(self, obj):
+        """On process 0, the list of every process's ``obj`` in rank order;
+        None on the others."""
+        out = [None] * self.world if self.rank == 0 else None
+        try:
+            dist.gather_object(obj, out, dst=0)
+        except RuntimeError as exc:
+            raise self._failed(exc) from exc
+        return out
+
+    def scatter(self, objs):
+        """This process's item of process 0's list ``objs`` (one per process;
+        ignored elsewhere)."""
+        box = [None]
+        try:
+            dist.scatter_object_list(box, objs if self.rank == 0 else None, src=0)
+        except RuntimeError as exc:
+            raise self._failed(exc) from exc
+        return box[0]
+
     def broadcast(self, obj):
         """Process 0's ``obj``, on every process."""
         box = [obj]

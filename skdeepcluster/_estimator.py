@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import losses
 from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
-from ._checkpoint import Checkpoint, data_fingerprint
+from ._checkpoint import Checkpoint, SharedCheckpoint, data_fingerprint
 from ._data import InputScaler
 from ._distributed import Shard, local_device, process_group_ready
 from ._inference import predict_labels_and_sample, predict_logits
@@ -204,9 +204,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         on the GPU of its ``LOCAL_RANK``; gloo on the CPU). Each process
         searches the nearest neighbours among its own rows; ``labels_``
         labels them, and everything else (the network, ``history_``,
-        ``objective_``) is the same on every process. ``n_jobs`` and
-        ``checkpoint_path`` are not supported with it. See the user guide's
-        section on one fit across processes.
+        ``objective_``) is the same on every process. With
+        ``checkpoint_path`` the first process writes one checkpoint for all
+        (give every process the same path on a file system they share); it
+        resumes with the same number of processes, each on its own rows.
+        ``n_jobs`` is not supported with it. See the user guide's section on
+        one fit across processes.
 
         .. versionadded:: 0.1
     device : str or torch.device, default="auto"
@@ -489,7 +492,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             device = local_device(device)
         n_samples = X.shape[0] if shard is None else shard.n_total
         self._check_params_vs_input(X, warm, n_samples)
-        checkpoint = self._checkpoint(X, warm)
+        checkpoint = self._checkpoint(X, warm, shard)
         state = checkpoint.load(X) if checkpoint else None
         if state is None:
             # the first seed owns the neighbour search, the others the restarts
@@ -524,14 +527,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``distributed``)."""
         if not self.distributed:
             return None
-        for name, value, why in (
-                ("n_jobs", self.n_jobs not in (None, 1), "the processes train "
-                 "the restarts one after another, together"),
-                ("checkpoint_path", self.checkpoint_path is not None,
-                 "checkpoints hold one process's fit")):
-            if value:
-                raise ValueError(f"distributed=True does not support {name}="
-                                 f"{getattr(self, name)!r}: {why}.")
+        if self.n_jobs not in (None, 1):
+            raise ValueError(
+                f"distributed=True does not support n_jobs={self.n_jobs!r}: the "
+                "processes train the restarts one after another, together.")
         process_group_ready(device)
         return Shard(X.shape[0])
 
@@ -569,8 +568,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         screen = min(self._screen_epochs, self._max_iter)
         return self._n_init * screen + self._max_iter - screen
 
-    def _checkpoint(self, X, warm):
-        """The checkpoint of this fit, or None without ``checkpoint_path``."""
+    def _checkpoint(self, X, warm, shard=None):
+        """The checkpoint of this fit, or None without ``checkpoint_path``
+        (in a data-parallel fit, one for all processes)."""
         if self.checkpoint_path is None:
             return None
         if warm:
@@ -581,6 +581,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 if k not in ("checkpoint_path", "checkpoint_every", "n_jobs",
                              "verbose")}
         key = f"{type(self).__qualname__} {kept!r} {data_fingerprint(X)}"
+        if shard is not None:
+            return SharedCheckpoint(self.checkpoint_path, key, shard)
         return Checkpoint(self.checkpoint_path, key)
 
     def _start_and_screen(self, X, state, device, warm, progress, checkpoint,

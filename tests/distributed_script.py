@@ -5,7 +5,9 @@ set): ``python distributed_script.py OUT_DIR CASE``. Each process fits on its
 share of the rows of :func:`data` and pickles what it got to
 ``OUT_DIR/rank<k>.pkl``. CASE "fit" is the comparison with one process,
 "tiny-batches" a fit whose global batches often hold no row of a process,
-"die" a fit in which process 1 exits part-way.
+"die" a fit in which process 1 exits part-way, "resumable" a fit that
+writes a checkpoint to ``OUT_DIR/fit.ckpt`` (and resumes from it) and
+"uninterrupted" the same fit without one.
 """
 
 import os
@@ -21,6 +23,12 @@ from skdeepcluster import DeepEntropyClustering
 #: The fit compared with one process: two restarts, screened, neighbours.
 PARAMS = dict(n_clusters=4, n_init=2, screen_epochs=1, max_iter=3, batch_size=64,
               n_iter_no_change=0, random_state=0)
+
+
+#: The fit a checkpoint resumes: long enough to be killed part-way.
+RESUMABLE = dict(n_clusters=3, n_init=2, screen_epochs=3, max_iter=40,
+                 batch_size=32, n_iter_no_change=0, checkpoint_every=1,
+                 random_state=0)
 
 
 def data():
@@ -50,8 +58,14 @@ def main(out_dir, case):
     torch.set_num_threads(1)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     X = data()
+    if case in ("resumable", "uninterrupted"):
+        X = make_blobs(n_samples=300, centers=3, random_state=0)[0]
     rows = X[shards(len(X), world)[rank]]
-    if case == "fit":
+    if case in ("resumable", "uninterrupted"):
+        path = os.path.join(out_dir, "fit.ckpt") if case == "resumable" else None
+        model = DeepEntropyClustering(distributed=True, checkpoint_path=path,
+                                      **RESUMABLE).fit(rows)
+    elif case == "fit":
         model = DeepEntropyClustering(distributed=True, **PARAMS).fit(rows)
     elif case == "tiny-batches":
         model = DeepEntropyClustering(4, distributed=True, n_init=1, max_iter=1,

@@ -36,7 +36,7 @@ def _stage(path):
     at ``path``, or None while there is none."""
     try:
         with open(path, "rb") as f:
-            state = pickle.load(f)["state"]
+            state = pickle.loads(pickle.load(f)["state"])
     except (FileNotFoundError, EOFError, pickle.UnpicklingError):
         return None
     return state.handled, state.current is not None

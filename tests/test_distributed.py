@@ -109,18 +109,25 @@ def test_batches_without_rows_of_a_process(tmp_path):
     assert sum(models[0].history_[0]["cluster_sizes"]) == 600
 
 
-def test_a_process_that_dies_is_reported(tmp_path):
-    """When one process ends mid-fit the other stops with an error that says
-    so, instead of waiting for it."""
+def _start_processes(tmp_path, case, n_processes=2):
+    """The script's ``case`` on ``n_processes`` processes started here (the
+    environment torchrun would set), without waiting for them."""
     port = _free_port()
     procs = []
-    for rank in (0, 1):
-        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2",
+    for rank in range(n_processes):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(n_processes),
                "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
                "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
         procs.append(subprocess.Popen(
-            [sys.executable, SCRIPT, str(tmp_path), "die"], env=env,
+            [sys.executable, SCRIPT, str(tmp_path), case], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def test_a_process_that_dies_is_reported(tmp_path):
+    """When one process ends mid-fit the other stops with an error that says
+    so, instead of waiting for it."""
+    procs = _start_processes(tmp_path, "die")
     start = time.monotonic()
     outs = [p.communicate(timeout=180) for p in procs]
     assert time.monotonic() - start < 180
@@ -179,14 +186,10 @@ def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(n_jobs=2), "n_jobs=2"),
-    (dict(checkpoint_path="fit.ckpt"), "checkpoint_path='fit.ckpt'"),
-])
-def test_what_distributed_does_not_support(params, match):
-    X = distributed_script.data()
-    with pytest.raises(ValueError, match=match):
-        DeepEntropyClustering(4, distributed=True, **params).fit(X)
+def test_distributed_does_not_take_n_jobs():
+    with pytest.raises(ValueError, match="does not support n_jobs=2"):
+        DeepEntropyClustering(4, distributed=True, n_jobs=2).fit(
+            distributed_script.data())
 
 
 def test_distributed_without_a_process_group(monkeypatch):
@@ -200,3 +203,53 @@ def test_distributed_without_a_process_group(monkeypatch):
 def test_a_shard_does_not_pickle(one_process_group):
     with pytest.raises(TypeError, match="does not pickle"):
         pickle.dumps(Shard(10))
+
+
+def _saved_state(path):
+    """Process 0's state in the checkpoint at ``path`` (None while there is
+    none)."""
+    try:
+        with open(path, "rb") as f:
+            blob = pickle.load(f)["states"][0]
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        return None
+    return pickle.loads(blob)
+
+
+def _leader_trained_on(state):
+    screen = distributed_script.RESUMABLE["screen_epochs"]
+    return (state is not None and state.handled == 2
+            and max(run.n_iter for run in state.runs) > screen + 1)
+
+
+def test_killed_fit_resumes_from_its_checkpoint(tmp_path):
+    """Both processes of a data-parallel fit are killed while the best
+    screened restart trains on; two new processes resume from the one
+    checkpoint the first process wrote, to the result of a fit never
+    interrupted."""
+    path = tmp_path / "fit.ckpt"
+    procs = _start_processes(tmp_path, "resumable")
+    deadline = time.monotonic() + 180
+    try:
+        while not _leader_trained_on(_saved_state(path)):
+            assert all(p.poll() is None for p in procs), "the fit ended first"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    saved = _saved_state(path)
+    leader = max(saved.runs, key=lambda run: run.n_iter)
+    resumed = _torchrun(tmp_path, "resumable")
+    assert not path.exists()  # removed once the fit completed
+    # the epochs the checkpoint held were not trained again: their records,
+    # wall times included, are those of the killed processes
+    assert resumed[0].history_[: leader.n_iter] == leader.history
+    (tmp_path / "plain").mkdir()
+    uninterrupted = _torchrun(tmp_path / "plain", "uninterrupted")
+    for a, b in zip(resumed, uninterrupted):
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+        assert _untimed(a.history_) == _untimed(b.history_)
+        assert a.objective_ == b.objective_
+        _same_network(a.module_, b.module_)
