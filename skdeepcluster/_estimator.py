@@ -28,10 +28,10 @@ from ._base import BaseDeepEstimator, draw_seeds, resolve_device
 from ._checkpoint import Checkpoint, SharedCheckpoint, data_fingerprint
 from ._data import InputScaler
 from ._distributed import Shard, local_device, process_group_ready
-from ._inference import predict_labels_and_sample, predict_logits
+from ._inference import predict_head_samples, predict_labels_and_sample, predict_logits
 from ._loop import Progress
 from ._neighbors import choose_engine, nearest_neighbors
-from ._networks import resolve_image_shape
+from ._networks import MultiHead, head_of, resolve_image_shape
 from ._warn import warn_user
 from .objectives import SelfLabeling
 
@@ -128,6 +128,19 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
         lower objective are the more accurate ones). "auto" is 8.
+    n_heads : int, default=1
+        Number of cluster heads trained together on one network: the
+        network's own last linear layer and ``n_heads - 1`` more like it,
+        each initialised afresh and fed the same features, each with its own
+        y-step, losses and statistics. At the end of each restart the head
+        with the lowest objective is kept (``module_`` is the plain network
+        with that head), and ``history_`` gives its statistics. Heads cost
+        less than restarts, which train the whole network again: they share
+        its forward and backward passes and add one y-step each. With a
+        callable ``model``, the network's last ``torch.nn.Linear`` must give
+        the logits. A warm start continues the fitted head alone.
+
+        .. versionadded:: 0.1
     screen_epochs : "auto", int or None, default="auto"
         With several restarts, train each for only this many epochs, keep the
         one with the lowest objective then and train it alone to the end: the
@@ -297,6 +310,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "adversarial_radius": [Interval(Real, 0, None, closed="neither")],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
         "screen_epochs": [StrOptions({"auto"}),
                           Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -325,6 +339,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         learning_rate_init=1e-3,
         margin_weight=1e-3,
         n_init="auto",
+        n_heads=1,
         screen_epochs="auto",
         tol=1e-3,
         n_iter_no_change=5,
@@ -353,6 +368,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.learning_rate_init = learning_rate_init
         self.margin_weight = margin_weight
         self.n_init = n_init
+        self.n_heads = n_heads
         self.screen_epochs = screen_epochs
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -384,6 +400,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
         self._batch_size = min(self.batch_size, n_samples)
+        self._n_heads = 1 if warm else self.n_heads
         self._n_init, self._screen_epochs, self._max_iter = _restart_plan(
             n_samples, self._batch_size, 1 if warm else self.n_init,
             self.screen_epochs, self.max_iter)
@@ -424,6 +441,18 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             unused["image_shape"] = "only model='conv' and augment='affine' read " \
                 "images"
         self._warn_unused(unused)
+
+    def _build(self, n_features, device):
+        """The network, with ``n_heads`` heads (see :class:`MultiHead`)."""
+        module = super()._build(n_features, device)
+        if self._n_heads == 1:
+            return module
+        if head_of(module) is None:
+            raise ValueError(
+                f"n_heads={self.n_heads} needs a network whose last "
+                "torch.nn.Linear layer gives the logits; this model has no "
+                "torch.nn.Linear layer. Set n_heads=1.")
+        return MultiHead(module, self._n_heads)
 
     def _shared_inputs(self, X, seed, warm=False, shard=None):
         """What every restart of this fit trains from: the input scaling (a
@@ -545,6 +574,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
                     f"epochs, the best trained to {self._max_iter}")
+        if self._n_heads > 1:
+            runs += f", {self._n_heads} heads each"
         parallel = effective_n_jobs(self.n_jobs)
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))
@@ -718,12 +749,39 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _evaluate(self, X, run):
         """Label X with ``run``'s network and score its objective (in place;
-        returns ``run``)."""
+        returns ``run``). With several heads each head is scored, the run's
+        objective is the lowest, and once the run is done its network keeps
+        that head alone."""
         shard = getattr(run.objective, "shard", None)
-        labels, sample, finite = predict_labels_and_sample(
-            run.module, X, run.scaler, run.device,
-            run.objective.objective_every(X.shape[0] if shard is None
-                                          else shard.n_total))
+        every = run.objective.objective_every(X.shape[0] if shard is None
+                                              else shard.n_total)
+        if isinstance(run.module, MultiHead):
+            samples, finite = predict_head_samples(run.module, X, run.scaler,
+                                                   run.device, every)
+            self._check_finite(finite, shard, run)
+            values = [run.objective.objective_value(sample, head=h)
+                      for h, sample in enumerate(samples)]
+            best = int(np.argmin(values))
+            network = run.module.network
+            if run.done:
+                run.objective.keep_head(best, run.history)
+                network = run.module = run.objective.module = run.module.keep(best)
+            head = None if run.done else best
+            labels, _, _ = predict_labels_and_sample(network if head is None
+                                                     else _HeadOf(run.module, head),
+                                                     X, run.scaler, run.device, every)
+            run.objective_value = values[best]
+        else:
+            labels, sample, finite = predict_labels_and_sample(
+                run.module, X, run.scaler, run.device, every)
+            self._check_finite(finite, shard, run)
+            run.objective_value = run.objective.objective_value(sample)
+        run.labels = labels  # predict's inference
+        run.scored_at = run.n_iter
+        return run
+
+    @staticmethod
+    def _check_finite(finite, shard, run):
         if shard is not None:  # every process ranks and drops alike
             finite = shard.all_true(finite)
         if not finite:
@@ -732,10 +790,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 f"{run.n_iter} epochs. Try a lower learning_rate_init or a "
                 "larger margin_weight."
             )
-        run.objective_value = run.objective.objective_value(sample)
-        run.labels = labels  # predict's inference
-        run.scored_at = run.n_iter
-        return run
 
     def _warm_snapshot(self, X, device):
         """Check the fitted network fits this warm start; return its weights."""
@@ -868,6 +922,17 @@ def _restart_plan(n_samples, batch_size, n_init, screen_epochs, max_iter):
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
                         screen_epochs + 1) if screened else 50)
     return n_init, screen_epochs, max_iter
+
+
+class _HeadOf(torch.nn.Module):
+    """Head ``index`` of a :class:`MultiHead` network, as a network of one."""
+
+    def __init__(self, network, index):
+        super().__init__()
+        self.network, self.index = network, index
+
+    def forward(self, x):
+        return self.network(x)[self.index]
 
 
 @dataclass(frozen=True)

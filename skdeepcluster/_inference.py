@@ -64,3 +64,22 @@ def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096)
         rows, at = part[first - start :: every], first // every
         sample[at : at + rows.shape[0]] = rows
     return labels, sample, finite
+
+
+@torch.inference_mode()
+def predict_head_samples(module, X, scaler, device, every, batch_size=4096):
+    """The logits of every head of a several-headed ``module`` (whose output
+    is ``(n_heads, batch, n_outputs)``) on rows ``0, every, 2·every, ...``
+    of X, as one ``(n_heads, rows, n_outputs)`` float32 CPU tensor, and
+    whether every logit of every row was finite."""
+    n_samples = X.shape[0]
+    sample, finite = None, True
+    for start, part in _eval_logits(module, X, scaler, device, batch_size):
+        if sample is None:
+            sample = torch.empty((part.shape[0], -(-n_samples // every),
+                                  part.shape[2]), dtype=torch.float32)
+        finite = finite and bool(torch.isfinite(part).all())
+        first = start + (-start) % every
+        rows, at = part[:, first - start :: every], first // every
+        sample[:, at : at + rows.shape[1]] = rows
+    return sample, finite

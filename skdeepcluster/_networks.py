@@ -135,3 +135,56 @@ def head_of(module: nn.Module) -> nn.Linear | None:
         if isinstance(layer, nn.Linear):
             head = layer
     return head
+
+
+class MultiHead(nn.Module):
+    """``network`` with ``n_heads`` cluster heads on its features: its own
+    head (last ``nn.Linear``) and ``n_heads - 1`` more of the same shape,
+    each initialised afresh, all reading what the network's head reads.
+
+    ``forward`` returns the logits of every head, ``(n_heads, batch,
+    n_outputs)``; the network's own head gives the first. The network's
+    logits must be its head's output (nothing may follow the head).
+    :meth:`keep` returns the plain network with one head in place.
+    """
+
+    def __init__(self, network: nn.Module, n_heads: int):
+        super().__init__()
+        head = head_of(network)
+        if head is None:
+            raise ValueError("Several heads need a network whose last "
+                             "torch.nn.Linear layer gives the logits.")
+        self.network, self.head = network, head
+        self.extra = nn.ModuleList(
+            nn.Linear(head.in_features, head.out_features, bias=head.bias is not None)
+            for _ in range(n_heads - 1)).to(head.weight.device, head.weight.dtype)
+
+    @property
+    def n_heads(self) -> int:
+        return 1 + len(self.extra)
+
+    def heads(self) -> list[nn.Linear]:
+        """The heads, the network's own first."""
+        return [self.head, *self.extra]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = []
+        # the features reach the head during the network's own forward; a
+        # hook held only for this call keeps the module picklable
+        hook = self.head.register_forward_hook(
+            lambda layer, args, out: features.append(args[0]))
+        try:
+            logits = self.network(x)
+        finally:
+            hook.remove()
+        return torch.stack([logits, *(h(features[-1]) for h in self.extra)])
+
+    def keep(self, index: int) -> nn.Module:
+        """The network with head ``index`` as its head (its weights copied
+        into the network's own)."""
+        if index:
+            with torch.no_grad():
+                for mine, kept in zip(self.head.parameters(),
+                                      self.extra[index - 1].parameters()):
+                    mine.copy_(kept)
+        return self.network

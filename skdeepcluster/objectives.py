@@ -36,6 +36,8 @@ because the objective is not a parameter.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -43,7 +45,7 @@ import torch
 from . import losses
 from . import pseudo_labels as pl
 from ._data import fetch
-from ._networks import head_of
+from ._networks import MultiHead, head_of
 from .metrics import size_balance
 from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
 
@@ -111,12 +113,59 @@ class SelfLabeling:
         self.adversarial_weight = adversarial_weight
         self.adversarial_radius = adversarial_radius
         self.augmenter, self.generator = augmenter, generator
-        self.head = head_of(module)
+        # the heads (see _networks.MultiHead): each has its own y-step and
+        # losses, and the state below; the attributes hold the state of the
+        # head in use (see _on_head)
+        self.heads = (module.heads() if isinstance(module, MultiHead)
+                      else [head_of(module)])
+        self.head = self.heads[0]
         # each point's latest pseudo-label (-1: none yet), on the device
         self.last_labels = torch.full((X.shape[0],), -1, dtype=torch.int64,
                                       device=device)
         self._sums = None  # the epoch's running statistics
         self._prior_cache = {}  # u and ln u as tensors, per (dtype, device)
+        self._states = None if len(self.heads) == 1 else [
+            _HeadState(self.prior, self.last_labels.clone())
+            for _ in self.heads]
+        self._in_use = 0
+        # per epoch, each head's summary (with several heads)
+        self.head_summaries = []
+
+    @contextmanager
+    def _on_head(self, h):
+        """Use head ``h``'s state (prior, latest pseudo-labels, running
+        totals) while in the block; with one head, there is nothing to do."""
+        if self._states is None or h == self._in_use:
+            yield
+            return
+        previous = self._in_use
+        self._select(h)
+        try:
+            yield
+        finally:
+            self._select(previous)
+
+    def _select(self, h):
+        mine = self._states[self._in_use]
+        mine.prior, mine.last_labels = self.prior, self.last_labels
+        mine.sums, mine.prior_cache = self._sums, self._prior_cache
+        theirs = self._states[h]
+        self.prior, self.last_labels = theirs.prior, theirs.last_labels
+        self._sums, self._prior_cache = theirs.sums, theirs.prior_cache
+        self._in_use = h
+
+    def keep_head(self, h, history):
+        """Keep head ``h`` alone (the network's own head now holds its
+        weights, see :meth:`_networks.MultiHead.keep`): its state becomes
+        the objective's, and the epochs of the run's ``history`` take its
+        statistics."""
+        if self._states is None:
+            return
+        for entry, summaries in zip(history, self.head_summaries):
+            entry.update(summaries[h])
+        self._select(h)
+        self._states, self._in_use, self.head_summaries = None, 0, []
+        self.heads = [self.head]
 
     def view(self, x):
         """Network input for the host batch ``x`` on the device: augmented
@@ -174,9 +223,10 @@ class SelfLabeling:
         radius = self.adversarial_radius * (inputs - far).norm(dim=1, keepdim=True)
         p = log_p.exp()
 
-        def divergence(r):
-            log_q = torch.log_softmax(self.module(inputs + r).float(), 1)
-            return (p * (log_p - log_q)).sum(1)
+        def divergence(r):  # per row (and averaged over the heads)
+            log_q = torch.log_softmax(self.module(inputs + r).float(), -1)
+            kl = (p * (log_p - log_q)).sum(-1)
+            return kl if kl.dim() == 1 else kl.mean(0)
 
         d = torch.randn(inputs.shape, generator=self.row_generator).to(inputs)
         d = (d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)).requires_grad_(True)
@@ -200,20 +250,48 @@ class SelfLabeling:
         elif self.augmenter is not None:
             views.append(self.view(x))
         batch = views[0] if len(views) == 1 else torch.cat(views)
-        logits = self.module(batch).float().chunk(len(views))
+        out = self.module(batch).float()
+        # one set of views' logits per head (a plain network has one)
+        logits = [z.chunk(len(views)) for z in (out[None] if out.dim() == 2 else out)]
         # ln σ once per view: the y-step, every loss term and the epoch
         # statistics share it (each log-softmax is a full kernel launch)
-        log_probs = [torch.log_softmax(z, 1) for z in logits]
+        log_probs = [[torch.log_softmax(z, 1) for z in head] for head in logits]
         with torch.no_grad():
             if len(views) == 1:
-                probs = log_probs[0].detach().exp()
+                probs = [head[0].detach().exp() for head in log_probs]
             else:  # the views' product of experts
-                probs = torch.softmax(sum(lp.detach() for lp in log_probs), 1)
+                probs = [torch.softmax(sum(lp.detach() for lp in head), 1)
+                         for head in log_probs]
             if shard is None:
-                target = self.pseudo_labels(probs)
+                targets = self._pseudo_labels_of_heads(probs)
+                means = [None] * len(probs)
             else:
-                target, means = self._global_y_step(probs, log_probs)
-            # y-step rows are on the simplex: each has mass
+                targets, means = self._global_y_step(probs, log_probs)
+        loss = sum(self._head_loss(h, idx, *parts) for h, parts in
+                   enumerate(zip(logits, log_probs, targets, means))) / len(logits)
+        if self.adversarial_weight > 0 and len(idx) > 0:
+            local = 1.0 if shard is None else len(idx) / shard.batch_total
+            log_p = torch.stack([head[0].detach() for head in log_probs])
+            loss = loss + local * self.adversarial_weight * self.adversarial_loss(
+                views[0], log_p if len(log_probs) > 1 else log_p[0], idx)
+        with torch.no_grad():
+            stats = []
+            for head, p, target in zip(log_probs, probs, targets):
+                log_p = head[0].detach()
+                p = log_p.exp() if len(views) > 1 else p
+                entropy = losses.entropy_from_log_probs(log_p, p)
+                stats.append({"labels": target.argmax(1), "idx": idx,
+                              "prob_sum": p.sum(0), "entropy_sum": entropy.sum(),
+                              "target_sum": target.sum(0)})
+        return loss, stats
+
+    def _head_loss(self, h, idx, logits, log_probs, target, means):
+        """The loss of head ``h``: its views' ``logits`` and ``log_probs``
+        against its pseudo-labels ``target``, its weak fairness (with
+        ``means``, the views' mean predictions over the global batch of a
+        data-parallel fit) and its margin term."""
+        shard = self.shard
+        with torch.no_grad():  # y-step rows are on the simplex: each has mass
             log_target = target.log() if self.loss == "collision" else None
         # In a data-parallel fit, per-row terms are means over this process's
         # rows and terms of the parameters alone the same on every process:
@@ -228,45 +306,52 @@ class SelfLabeling:
                 loss = local * loss
         else:  # no row of this batch here: nothing to add, but the graph
             loss = logits[0].sum() * 0.0  # reaches every parameter
-        if self.fairness_weight > 0:
-            # weak fairness on the network's own batch marginal: the y-step's
-            # strong fairness cannot move confident predictions on its own
-            if shard is None:
-                fairness = sum(
-                    losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
-                    for lp in log_probs)
-            else:
-                fairness = sum(self._shared_weak_fairness(lp, mean)
-                               for lp, mean in zip(log_probs, means))
-            loss = loss + self.fairness_weight * fairness / len(logits)
-        if self.margin_weight > 0 and self.head is not None:
-            loss = loss + replica * self.margin_weight * self.head.weight.pow(2).sum()
-        if self.adversarial_weight > 0 and local > 0:
-            loss = loss + local * self.adversarial_weight * self.adversarial_loss(
-                views[0], log_probs[0].detach(), idx)
-        with torch.no_grad():
-            log_p = log_probs[0].detach()
-            p = log_p.exp() if len(views) > 1 else probs
-            stats = {"labels": target.argmax(1), "idx": idx, "prob_sum": p.sum(0),
-                     "entropy_sum": losses.entropy_from_log_probs(log_p, p).sum(),
-                     "target_sum": target.sum(0)}
-        return loss, stats
+        with self._on_head(h):
+            if self.fairness_weight > 0:
+                # weak fairness on the network's own batch marginal: the
+                # y-step's strong fairness cannot move confident predictions
+                if shard is None:
+                    fairness = sum(
+                        losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
+                        for lp in log_probs)
+                else:
+                    fairness = sum(self._shared_weak_fairness(lp, mean)
+                                   for lp, mean in zip(log_probs, means))
+                loss = loss + self.fairness_weight * fairness / len(logits)
+        head = self.heads[h]
+        if self.margin_weight > 0 and head is not None:
+            loss = loss + replica * self.margin_weight * head.weight.pow(2).sum()
+        return loss
 
     def _global_y_step(self, probs, log_probs):
         """The y-step of a data-parallel fit: the predictions of the global
-        batch gathered from every process (one collective), solved alike on
-        each, so the pseudo-labels are those one process holding the batch
-        would solve. Returns this process's rows of them and, when fairness
-        is on, each view's mean prediction over the global batch."""
-        n_clusters = probs.shape[1]
-        parts = [probs]
-        if self.fairness_weight > 0:
-            parts += [lp.detach().exp() for lp in log_probs]
-        every = self.shard.gather_batch(torch.cat(parts, 1))
-        target = self.pseudo_labels(every[:, :n_clusters])[self.shard.batch_rows]
-        means = [every[:, v * n_clusters : (v + 1) * n_clusters].mean(0)
-                 for v in range(1, len(parts))]
-        return target, means
+        batch gathered from every process (one collective for every head),
+        solved alike on each, so the pseudo-labels are those one process
+        holding the batch would solve. Returns, per head, this process's rows
+        of them and, when fairness is on, each view's mean prediction over
+        the global batch."""
+        n_clusters = probs[0].shape[1]
+        parts = []
+        for p, head in zip(probs, log_probs):
+            parts.append(p)
+            if self.fairness_weight > 0:
+                parts += [lp.detach().exp() for lp in head]
+        every = self.shard.gather_batch(torch.cat(parts, 1)).split(n_clusters, 1)
+        per_head = len(parts) // len(probs)
+        heads = [every[h * per_head : (h + 1) * per_head] for h in range(len(probs))]
+        targets = [t[self.shard.batch_rows] for t in
+                   self._pseudo_labels_of_heads([mine[0] for mine in heads])]
+        return targets, [[view.mean(0) for view in mine[1:]] for mine in heads]
+
+    def _pseudo_labels_of_heads(self, probs):
+        """Each head's y-step on its ``probs``, head by head (solving all
+        heads' collision EMs in one set of batched tensor operations was
+        slower on digits: every head then iterates as long as the slowest)."""
+        targets = []
+        for h, p in enumerate(probs):
+            with self._on_head(h):
+                targets.append(self.pseudo_labels(p))
+        return targets
 
     def _shared_weak_fairness(self, log_probs, mean):
         """This process's share of ``KL(σ̄ ‖ u)`` over the global batch, with
@@ -284,7 +369,14 @@ class SelfLabeling:
         mine = log_probs.exp().sum(0) - mean * (shard.batch_total / shard.world)
         return value / shard.world + (mine * slope).sum() / shard.batch_total
 
-    def tally(self, record):
+    def tally(self, records):
+        """Add one batch's statistics, one record per head, to the epoch's
+        running totals (see :meth:`_tally_head`)."""
+        for h, record in enumerate(records):
+            with self._on_head(h):
+                self._tally_head(record)
+
+    def _tally_head(self, record):
         """Add one batch's statistics to the epoch's running totals.
 
         Nothing is kept per batch: a million rows make thousands of batches,
@@ -302,6 +394,20 @@ class SelfLabeling:
                                           "target_sum": record["target_sum"]})
 
     def end_epoch(self):
+        """Summarise the epoch (see :meth:`_end_epoch_head`). With several
+        heads, each head's summary is kept in ``head_summaries`` and the
+        first head's is returned, with the largest ``change`` of any head (so
+        that training stops early only when every head has settled)."""
+        summaries = []
+        for h in range(len(self.heads)):
+            with self._on_head(h):
+                summaries.append(self._end_epoch_head())
+        if len(summaries) == 1:
+            return summaries[0]
+        self.head_summaries.append(summaries)
+        return {**summaries[0], "change": max(s["change"] for s in summaries)}
+
+    def _end_epoch_head(self):
         """Summarise the epoch from what the batches saw, at no extra forward
         pass, and start the next one's totals.
 
@@ -352,6 +458,8 @@ class SelfLabeling:
         million rows, the latest pseudo-labels), before the final inference
         over X."""
         self.neighbors = self.last_labels = self._sums = None
+        for state in self._states or ():
+            state.last_labels = state.sums = None
 
     #: The final objective is evaluated on at most this many evenly spaced rows.
     objective_rows = 100_000
@@ -361,8 +469,9 @@ class SelfLabeling:
         """The spacing of the rows the final objective is evaluated on."""
         return -(-n_samples // cls.objective_rows)
 
-    def objective_value(self, logits):
-        """The self-labeling objective, minimised over Y, on ``logits``: those
+    def objective_value(self, logits, head=0):
+        """The self-labeling objective of ``head``, minimised over Y, on
+        ``logits`` (that head's): those
         of every row, or of at most ``objective_rows`` evenly spaced rows (the
         y-step on all rows of a large X would hold several copies of it).
         Restarts are ranked by it, so its y-step is solved to the solver's
@@ -374,13 +483,26 @@ class SelfLabeling:
             logits = self.shard.gather_rows(logits)
         logits = logits.float()
         probs = torch.softmax(logits, 1)
-        target = self.pseudo_labels(probs, tol=pl.TOL)
-        if self.loss == "shannon":
-            return float(losses.cross_entropy(logits, target))
-        prior = None if self.prior is None else self.prior.to(probs)
+        with self._on_head(head):
+            target = self.pseudo_labels(probs, tol=pl.TOL)
+            if self.loss == "shannon":
+                return float(losses.cross_entropy(logits, target))
+            prior = None if self.prior is None else self.prior.to(probs)
         return float(pseudo_label_objective(target, probs, loss=self.loss,
                                             fairness_weight=self.fairness_weight,
                                             prior=prior))
+
+
+@dataclass
+class _HeadState:
+    """What :class:`SelfLabeling` tracks for each head: its prior, each
+    point's latest pseudo-label, the epoch's running totals and the prior's
+    tensors."""
+
+    prior: object
+    last_labels: object
+    sums: object = None
+    prior_cache: dict = field(default_factory=dict)
 
 
 class Supervised:

@@ -101,12 +101,14 @@ def test_a_checkpoint_of_another_fit_is_refused(tmp_path):
         DeepEntropyClustering(checkpoint_path=path, **PARAMS).fit(X)
 
 
-@pytest.mark.parametrize("n_jobs, augment", [(1, None), (2, None), (1, "noise")])
+@pytest.mark.parametrize("n_jobs, augment, n_heads",
+                         [(1, None, 1), (2, None, 1), (1, "noise", 1), (1, None, 3)])
 def test_checkpoints_change_nothing_in_a_fit(tmp_path, one_torch_thread, n_jobs,
-                                             augment):
+                                             augment, n_heads):
     X = _blobs()
     # augment: a run's perturbation goes into the checkpoint's plain pickle
-    params = {**PARAMS, "max_iter": 8, "n_jobs": n_jobs, "augment": augment}
+    params = {**PARAMS, "max_iter": 8, "n_jobs": n_jobs, "augment": augment,
+              "n_heads": n_heads}
     path = tmp_path / "fit.ckpt"
     with_checkpoints = DeepEntropyClustering(checkpoint_path=path, **params).fit(X)
     assert not path.exists()

@@ -172,11 +172,13 @@ def test_synced_batch_norm_is_batch_norm(one_process_group, layer, shape):
     assert "forward" not in vars(layer)  # a plain layer again
 
 
-def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread):
+@pytest.mark.parametrize("n_heads", [1, 3])
+def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread,
+                                             n_heads):
     """distributed=True in a group of one process trains the plain fit's
     network, to float tolerance, and the fitted model pickles."""
     X = distributed_script.data()
-    params = dict(distributed_script.PARAMS, fairness_weight=2.0)
+    params = dict(distributed_script.PARAMS, fairness_weight=2.0, n_heads=n_heads)
     plain = DeepEntropyClustering(**params).fit(X)
     model = DeepEntropyClustering(distributed=True, **params).fit(X)
     for mine, theirs in zip(plain.history_, model.history_):

@@ -537,11 +537,12 @@ def test_epoch_summary_is_that_of_every_batch_of_the_epoch(blobs):
         labels, prob_sum, entropy_sum = np.full(n, -1), 0.0, 0.0
         for idx in batches(n, 64, generator):
             with torch.no_grad():
-                _, record = objective(idx)
+                _, records = objective(idx)
+            (record,) = records  # one head
             labels[record["idx"]] = record["labels"].numpy()
             prob_sum = prob_sum + record["prob_sum"].double()
             entropy_sum += float(record["entropy_sum"])
-            objective.tally(record)
+            objective.tally(records)
         summary = objective.end_epoch()
         assert (labels >= 0).all()  # every point was in a batch
         assert summary["change"] == np.mean(labels != previous)

@@ -1,0 +1,99 @@
+"""Several cluster heads on one network (``n_heads``)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from skdeepcluster import DeepEntropyClustering
+from skdeepcluster._networks import MultiHead, build_mlp
+
+PARAMS = dict(n_clusters=3, n_init=1, max_iter=6, batch_size=32, random_state=0)
+
+
+def _blobs():
+    return make_blobs(n_samples=300, centers=3, random_state=0)[0]
+
+
+def test_multi_head_network():
+    torch.manual_seed(0)
+    network = build_mlp(5, 4, (8,))
+    heads = MultiHead(network, 3).eval()
+    x = torch.randn(7, 5)
+    out = heads(x)
+    assert out.shape == (3, 7, 4)
+    torch.testing.assert_close(out[0], network(x))
+    assert not torch.allclose(out[1], out[2])  # each head its own weights
+    kept = pickle.loads(pickle.dumps(heads)).keep(2)
+    assert isinstance(kept, torch.nn.Sequential)
+    torch.testing.assert_close(kept(x), out[2])
+
+
+def test_fitted_network_keeps_one_head(one_torch_thread):
+    X = _blobs()
+    model = DeepEntropyClustering(n_heads=4, **PARAMS).fit(X)
+    assert not isinstance(model.module_, MultiHead)
+    assert model.module_[-1].out_features == 3
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert len(model.history_) == model.n_iter_
+    # the history is the kept head's: its last pseudo-label sizes are those
+    # of the labels it was trained to
+    assert sum(model.history_[-1]["cluster_sizes"]) == len(X)
+    assert model.cluster_prior_.shape == (3,)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.labels_)
+
+
+class _Recording(DeepEntropyClustering):
+    """Records each head's objective when a run is scored."""
+
+    def _evaluate(self, X, run):
+        if isinstance(run.module, MultiHead) and run.done:
+            from skdeepcluster._inference import predict_head_samples
+
+            samples, _ = predict_head_samples(run.module, X, run.scaler,
+                                              run.device, 1)
+            self.values_ = [run.objective.objective_value(s, head=h)
+                            for h, s in enumerate(samples)]
+            self.summaries_ = [list(s) for s in run.objective.head_summaries]
+        return super()._evaluate(X, run)
+
+
+def test_the_head_with_the_lowest_objective_is_kept(one_torch_thread):
+    X = _blobs()
+    model = _Recording(n_heads=4, n_iter_no_change=0, **PARAMS).fit(X)
+    best = int(np.argmin(model.values_))
+    assert model.objective_ == min(model.values_)
+    for entry, summaries in zip(model.history_, model.summaries_):
+        assert entry["score"] == summaries[best]["score"]
+        assert entry["cluster_sizes"] == summaries[best]["cluster_sizes"]
+
+
+def test_one_head_is_the_plain_fit(one_torch_thread):
+    X = _blobs()
+    a = DeepEntropyClustering(**PARAMS).fit(X)
+    b = DeepEntropyClustering(n_heads=1, **PARAMS).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.objective_ == b.objective_
+
+
+def test_heads_with_restarts_estimate_and_warm_start(one_torch_thread):
+    X = _blobs()
+    model = DeepEntropyClustering(n_heads=2, cluster_prior="estimate",
+                                  warm_start=True, adversarial_weight=0.5,
+                                  **{**PARAMS, "n_init": 2}).fit(X)
+    assert np.isclose(model.cluster_prior_.sum(), 1.0)
+    history = len(model.history_)
+    model.fit(X)  # continues the kept head alone
+    assert not isinstance(model.module_, MultiHead)
+    assert len(model.history_) > history
+
+
+def test_heads_need_a_linear_head():
+    def no_linear(n_features, n_outputs):
+        return torch.nn.Sequential(torch.nn.Identity())
+
+    with pytest.raises(ValueError, match="n_heads=2 needs a network"):
+        DeepEntropyClustering(3, model=no_linear, n_heads=2).fit(_blobs()[:, :3])
