@@ -113,11 +113,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         distance to its ``n_neighbors``-th nearest neighbour (the 10th when
         ``n_neighbors=0``).
     max_iter : "auto" or int, default="auto"
-        Maximum number of epochs of the kept run. "auto" is 50 when restarts
-        are not screened; when they are, about 27,300 optimisation steps,
-        ``ceil(27300 / s)`` epochs with ``s = n_samples // batch_size``, at
-        most 100 (MNIST's 100 epochs; the kept run gets the epochs the
-        screening saved).
+        Maximum number of epochs of the kept run. "auto" is 50 up to 20,000
+        samples; above, for a screened leader, about 27,300 optimisation
+        steps, ``ceil(27300 / s)`` epochs with ``s = n_samples //
+        batch_size``, at most 100 (MNIST's 100 epochs; the kept run gets the
+        epochs the screening saved), and for runs that are not screened 50
+        to 100 in proportion up to 70,000 samples and as many steps beyond.
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3
@@ -127,8 +128,15 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     n_init : "auto" or int, default="auto"
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
-        lower objective are the more accurate ones). "auto" is 8.
-    n_heads : int, default=1
+        lower objective are the more accurate ones). "auto" is 1 up to
+        20,000 samples, where the heads of one run (``n_heads``) keep the
+        benefit of restarts at a fraction of their cost, and 8 above (see
+        ``screen_epochs``; the "What matters" page of the documentation
+        says why).
+
+        .. versionchanged:: 0.1
+           "auto" is 1 up to 20,000 samples (it was 8, with one head each).
+    n_heads : "auto" or int, default="auto"
         Number of cluster heads trained together on one network: the
         network's own last linear layer and ``n_heads - 1`` more like it,
         each initialised afresh and fed the same features, each with its own
@@ -138,7 +146,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         less than restarts, which train the whole network again: they share
         its forward and backward passes and add one y-step each. With a
         callable ``model``, the network's last ``torch.nn.Linear`` must give
-        the logits. A warm start continues the fitted head alone.
+        the logits. "auto" is 8 for one restart and 1 for several (and for a
+        network without a ``torch.nn.Linear`` layer). A warm start continues
+        the fitted head alone.
 
         .. versionadded:: 0.1
     screen_epochs : "auto", int or None, default="auto"
@@ -154,16 +164,16 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         MNIST and Fashion-MNIST the objective after 15 epochs ranks the
         restarts).
 
-        With all three "auto" defaults and ``batch_size=256`` the plan is
+        With all the "auto" defaults and ``batch_size=256`` the plan is
 
-        ==================  ======  =============  ========  ============
-        n_samples           n_init  screen_epochs  max_iter  epochs, about
-        ==================  ======  =============  ========  ============
-        up to 20,000        8       None           50        400
-        20,001 to 70,000    8       15             100       205
-        100,000             8       11             70        147
-        1,000,000           8       2              7         21
-        ==================  ======  =============  ========  ============
+        ==================  ======  =======  =============  ========
+        n_samples           n_init  n_heads  screen_epochs  max_iter
+        ==================  ======  =======  =============  ========
+        up to 20,000        1       8        None           50
+        20,001 to 70,000    8       1        15             100
+        100,000             8       1        11             70
+        1,000,000           8       1        2              7
+        ==================  ======  =======  =============  ========
 
         so that its cost grows smoothly with the number of rows above 20,000.
         Should the screening's leader diverge later, the next screened
@@ -236,8 +246,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         batches per epoch, neighbour search, threads or device), then shows
         per-epoch progress (tqdm when installed).
     warm_start : bool, default=False
-        Continue training the fitted network on the next ``fit``: one run, no
-        restarts, for ``max_iter`` more epochs (50 with ``max_iter="auto"``).
+        Continue training the fitted network on the next ``fit``: one run of
+        its one head, no restarts, for ``max_iter`` more epochs (with
+        ``max_iter="auto"`` as many as a run of the plan).
 
     Attributes
     ----------
@@ -310,7 +321,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "adversarial_radius": [Interval(Real, 0, None, closed="neither")],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "screen_epochs": [StrOptions({"auto"}),
                           Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -339,7 +350,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         learning_rate_init=1e-3,
         margin_weight=1e-3,
         n_init="auto",
-        n_heads=1,
+        n_heads="auto",
         screen_epochs="auto",
         tol=1e-3,
         n_iter_no_change=5,
@@ -400,10 +411,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
         self._batch_size = min(self.batch_size, n_samples)
-        self._n_heads = 1 if warm else self.n_heads
-        self._n_init, self._screen_epochs, self._max_iter = _restart_plan(
-            n_samples, self._batch_size, 1 if warm else self.n_init,
-            self.screen_epochs, self.max_iter)
+        self._n_init, self._n_heads, self._screen_epochs, self._max_iter = (
+            _restart_plan(n_samples, self._batch_size, 1 if warm else self.n_init,
+                          1 if warm else self.n_heads, self.screen_epochs,
+                          self.max_iter))
         self._prior = None
         self._prior_start = None
         if isinstance(self.cluster_prior, str):  # "estimate", validated
@@ -448,6 +459,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self._n_heads == 1:
             return module
         if head_of(module) is None:
+            if self.n_heads == "auto":  # a network without a head has one
+                return module
             raise ValueError(
                 f"n_heads={self.n_heads} needs a network whose last "
                 "torch.nn.Linear layer gives the logits; this model has no "
@@ -575,7 +588,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
                     f"epochs, the best trained to {self._max_iter}")
         if self._n_heads > 1:
-            runs += f", {self._n_heads} heads each"
+            runs += (f", {self._n_heads} heads" if self._n_init == 1 or warm
+                     else f", {self._n_heads} heads each")
         parallel = effective_n_jobs(self.n_jobs)
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))
@@ -759,8 +773,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             samples, finite = predict_head_samples(run.module, X, run.scaler,
                                                    run.device, every)
             self._check_finite(finite, shard, run)
-            values = [run.objective.objective_value(sample, head=h)
-                      for h, sample in enumerate(samples)]
+            values = []
+            for h, sample in enumerate(samples):
+                with run.objective._on_head(h):
+                    values.append(run.objective.objective_value(sample))
             best = int(np.argmin(values))
             network = run.module.network
             if run.done:
@@ -895,21 +911,27 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 #: 15 screening epochs and the 100 epochs of the kept run.
 _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
+#: From this many rows up a run that is not screened is counted in steps.
+_FULL_ROWS = 70_000
 
 
-def _restart_plan(n_samples, batch_size, n_init, screen_epochs, max_iter):
-    """Resolve the "auto" restart settings: (n_init, screen_epochs, max_iter).
+def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_iter):
+    """Resolve the "auto" settings: (n_init, n_heads, screen_epochs, max_iter).
 
-    Eight restarts at every size. Up to 20,000 samples each trains fully for
-    50 epochs (the early objective does not rank restarts there). Above, each
-    is screened for about 4,000 steps (at most 15 epochs) and the leader
-    trained to about 27,300 steps (at most 100 epochs): on MNIST 15 and 100
-    epochs, on a million rows 2 and 7, so that the cost grows smoothly with
-    the number of rows instead of jumping at a size.
+    Up to 20,000 samples, one run of 8 heads for 50 epochs. Above, 8
+    restarts of one head, each screened for about 4,000 steps (at most 15
+    epochs), and the leader trained to about 27,300 steps (at most 100
+    epochs): on MNIST 15 and 100 epochs, on a million rows 2 and 7, so that
+    the cost grows smoothly with the number of rows above 20,000. "auto"
+    heads are 8 for one restart and 1 for several. A single run that is not
+    screened above 20,000 samples trains for 50 to 100 epochs in proportion
+    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`).
     """
     steps = max(1, n_samples // batch_size)
     if n_init == "auto":
-        n_init = 8
+        n_init = 1 if n_samples <= _SCREEN_ABOVE else 8
+    if n_heads == "auto":
+        n_heads = 8 if n_init == 1 else 1
     if screen_epochs == "auto":
         screen_epochs = (min(15, math.ceil(_SCREEN_STEPS / steps))
                          if n_samples > _SCREEN_ABOVE else None)
@@ -920,8 +942,9 @@ def _restart_plan(n_samples, batch_size, n_init, screen_epochs, max_iter):
         # at least one epoch past the screen (a screen of one epoch on
         # several million rows would otherwise leave nothing to train)
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
-                        screen_epochs + 1) if screened else 50)
-    return n_init, screen_epochs, max_iter
+                        screen_epochs + 1) if screened else _run_epochs(n_samples,
+                                                                        steps))
+    return n_init, n_heads, screen_epochs, max_iter
 
 
 class _HeadOf(torch.nn.Module):
@@ -933,6 +956,21 @@ class _HeadOf(torch.nn.Module):
 
     def forward(self, x):
         return self.network(x)[self.index]
+
+
+def _run_epochs(n_samples, steps):
+    """The epochs of a run that is not screened (see :func:`_restart_plan`):
+    50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
+    beyond, or about 27,300 optimisation steps where those are fewer epochs
+    (beyond 70,000 rows with ``batch_size=256``)."""
+    if n_samples <= _SCREEN_ABOVE:
+        by_rows = 50
+    elif n_samples <= _FULL_ROWS:
+        by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
+                            / (_FULL_ROWS - _SCREEN_ABOVE))
+    else:
+        by_rows = 100
+    return max(1, min(by_rows, math.ceil(_LEADER_STEPS / steps)))
 
 
 @dataclass(frozen=True)

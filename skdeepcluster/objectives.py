@@ -469,9 +469,9 @@ class SelfLabeling:
         """The spacing of the rows the final objective is evaluated on."""
         return -(-n_samples // cls.objective_rows)
 
-    def objective_value(self, logits, head=0):
-        """The self-labeling objective of ``head``, minimised over Y, on
-        ``logits`` (that head's): those
+    def objective_value(self, logits):
+        """The self-labeling objective (of the head in use), minimised over
+        Y, on ``logits``: those
         of every row, or of at most ``objective_rows`` evenly spaced rows (the
         y-step on all rows of a large X would hold several copies of it).
         Restarts are ranked by it, so its y-step is solved to the solver's
@@ -483,11 +483,10 @@ class SelfLabeling:
             logits = self.shard.gather_rows(logits)
         logits = logits.float()
         probs = torch.softmax(logits, 1)
-        with self._on_head(head):
-            target = self.pseudo_labels(probs, tol=pl.TOL)
-            if self.loss == "shannon":
-                return float(losses.cross_entropy(logits, target))
-            prior = None if self.prior is None else self.prior.to(probs)
+        target = self.pseudo_labels(probs, tol=pl.TOL)
+        if self.loss == "shannon":
+            return float(losses.cross_entropy(logits, target))
+        prior = None if self.prior is None else self.prior.to(probs)
         return float(pseudo_label_objective(target, probs, loss=self.loss,
                                             fairness_weight=self.fairness_weight,
                                             prior=prior))

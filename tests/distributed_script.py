@@ -20,9 +20,10 @@ from sklearn.datasets import make_blobs
 
 from skdeepcluster import DeepEntropyClustering
 
-#: The fit compared with one process: two restarts, screened, neighbours.
-PARAMS = dict(n_clusters=4, n_init=2, screen_epochs=1, max_iter=3, batch_size=64,
-              n_iter_no_change=0, random_state=0)
+#: The fit compared with one process: two restarts of two heads, screened,
+#: neighbours.
+PARAMS = dict(n_clusters=4, n_init=2, n_heads=2, screen_epochs=1, max_iter=3,
+              batch_size=64, n_iter_no_change=0, random_state=0)
 
 
 #: The fit a checkpoint resumes: long enough to be killed part-way.

@@ -471,7 +471,8 @@ def test_compare_n_jobs_trains_restarts_at_once_to_the_same_labels(capsys, tmp_p
     for n_jobs in (1, 2):
         where = tmp_path / str(n_jobs)
         status, out, err = run(capsys, "compare", "--subset", 150, *QUICK,
-                               "--no-plot", "--n-jobs", n_jobs, "--output-dir", where)
+                               "--n-init", 2, "--no-plot", "--n-jobs", n_jobs,
+                               "--output-dir", where)
         assert status == 0, err
         assert ("restarts 2 at a time" in err) == (n_jobs == 2)
         labels[n_jobs] = read_labels(where / "labels.csv")

@@ -86,7 +86,8 @@ def test_losses_and_solvers_cluster_blobs(blobs, loss, solver):
     X, y = blobs
     if solver == "pgd" and loss == "shannon":
         pytest.skip("the Shannon baseline uses Sinkhorn-Knopp, not the y-step solver")
-    model = small(loss=loss, n_init=4)  # see test_fit_predict_api
+    # one head per restart: the losses and solvers as such (see test_heads.py)
+    model = small(loss=loss, n_init=4, n_heads=1)  # see test_fit_predict_api
     if solver == "pgd":
         model = _WithPGD(**model.get_params())
     model.fit(X)
@@ -201,6 +202,7 @@ def test_paused_run_trains_as_one_that_never_paused(blobs):
             model._advance_run(run, quiet, pause_after=pause)
             assert run.n_iter == pause and not run.done
         model._advance_run(run, quiet)
+        model._evaluate(X, run)  # keeps the best head, as for the whole run
     assert run.done and run.n_iter == stop
     for a, b in zip(run.module.parameters(), whole.module.parameters()):
         assert torch.equal(a, b)
@@ -242,16 +244,21 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
 
 
 @pytest.mark.parametrize("n_samples, given, plan", [
-    (20_000, ("auto", "auto", "auto"), (8, None, 50)),
-    (20_001, ("auto", "auto", "auto"), (8, 15, 100)),
-    (70_000, ("auto", "auto", "auto"), (8, 15, 100)),     # MNIST: 273 steps
-    (100_000, ("auto", "auto", "auto"), (8, 11, 70)),     # 390 steps
-    (1_000_000, ("auto", "auto", "auto"), (8, 2, 7)),     # 3,906 steps
-    (70_000, (1, "auto", "auto"), (1, None, 50)),        # a warm start, too
-    (70_000, ("auto", None, "auto"), (8, None, 50)),
-    (70_000, (4, "auto", 30), (4, 15, 30)),
-    (500, (3, 2, "auto"), (3, 2, 100)),
-    (500, (3, 100, "auto"), (3, 100, 50)),   # nothing is paused before 100
+    (20_000, ("auto", "auto", "auto", "auto"), (1, 8, None, 50)),
+    (20_001, ("auto", "auto", "auto", "auto"), (8, 1, 15, 100)),
+    (70_000, ("auto", "auto", "auto", "auto"), (8, 1, 15, 100)),  # MNIST: 273 steps
+    (100_000, ("auto", "auto", "auto", "auto"), (8, 1, 11, 70)),  # 390 steps
+    (1_000_000, ("auto", "auto", "auto", "auto"), (8, 1, 2, 7)),  # 3,906 steps
+    (20_001, (1, "auto", "auto", "auto"), (1, 8, None, 51)),  # one run of heads
+    (45_000, (1, "auto", "auto", "auto"), (1, 8, None, 75)),
+    (70_000, (1, "auto", "auto", "auto"), (1, 8, None, 100)),
+    (100_000, (1, "auto", "auto", "auto"), (1, 8, None, 70)),
+    (70_000, (1, 1, "auto", "auto"), (1, 1, None, 100)),       # a warm start
+    (20_000, (8, "auto", "auto", "auto"), (8, 1, None, 50)),
+    (70_000, ("auto", "auto", None, "auto"), (8, 1, None, 100)),
+    (70_000, (4, 2, "auto", 30), (4, 2, 15, 30)),
+    (500, (3, "auto", 2, "auto"), (3, 1, 2, 100)),
+    (500, (3, "auto", 100, "auto"), (3, 1, 100, 50)),   # nothing paused before 100
 ])
 def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
     assert _restart_plan(n_samples, 256, *given) == plan
@@ -259,34 +266,43 @@ def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
 
 @pytest.mark.parametrize("batch_size, largest", [(256, 20_000_000),
                                                 (32, 2_000_000)])
-def test_auto_restart_plan_has_no_cliff_above_20000_rows(batch_size, largest):
-    """Planned optimisation steps from 20,001 rows up: between sizes about 1%
+@pytest.mark.parametrize("n_init, smallest", [("auto", 20_001), (1, 10_000)])
+def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init, smallest):
+    """Planned optimisation steps, of the default's screened restarts from
+    20,001 rows up and of one run from 10,000 rows up: between sizes about 1%
     apart they change by no more than one epoch of each restart and of the
-    kept run (epochs are the plan's unit) plus the 1% growth of an epoch, and
-    up to 2,000,000 rows (batch 256) they stay within 0.25 to 1.6 times
-    MNIST's plan."""
+    kept run (epochs are the plan's unit) plus the 1% growth of an epoch,
+    and from MNIST's size up to 2,000,000 rows (batch 256) they stay within
+    0.25 to 1.6 times MNIST's plan."""
     def planned_steps(n):
-        n_init, screen, leader = _restart_plan(n, batch_size, "auto", "auto",
-                                               "auto")
+        runs, _, screen, leader = _restart_plan(n, batch_size, n_init, "auto",
+                                                "auto", "auto")
+        if screen is None:
+            return runs * leader * (n // batch_size), runs
         assert leader > screen  # the kept run trains past the screen
-        return (n_init * screen + leader - screen) * (n // batch_size), n_init
+        return (runs * screen + leader - screen) * (n // batch_size), runs
 
     mnist, _ = planned_steps(70_000)
-    sizes = np.unique(np.geomspace(20_001, largest, 800).astype(int))
+    sizes = np.unique(np.geomspace(smallest, largest, 800).astype(int))
     steps = [planned_steps(n) for n in sizes]
     if batch_size == 256:
         assert all(0.25 * mnist < s < 1.6 * mnist
-                   for n, (s, _) in zip(sizes, steps) if n <= 2_000_000)
-    for n, (a, _), (b, n_init) in zip(sizes[1:], steps[:-1], steps[1:]):
-        assert abs(b - a) <= (n_init + 1) * (n // batch_size) + 0.02 * max(a, b)
+                   for n, (s, _) in zip(sizes, steps) if 70_000 <= n <= 2_000_000)
+    for n, (a, _), (b, runs) in zip(sizes[1:], steps[:-1], steps[1:]):
+        assert abs(b - a) <= (runs + 1) * (n // batch_size) + 0.02 * max(a, b)
 
 
 def test_fit_plans_restarts_from_the_number_of_rows():
     model = DeepEntropyClustering(n_clusters=10)
+    model._check_params_vs_input(np.empty((20_000, 2), dtype=np.float32))
+    assert (model._n_init, model._n_heads, model._screen_epochs,
+            model._max_iter) == (1, 8, None, 50)
     model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32))
-    assert (model._n_init, model._screen_epochs, model._max_iter) == (8, 15, 100)
+    assert (model._n_init, model._n_heads, model._screen_epochs,
+            model._max_iter) == (8, 1, 15, 100)
     model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32), warm=True)
-    assert (model._n_init, model._screen_epochs, model._max_iter) == (1, None, 50)
+    assert (model._n_init, model._n_heads, model._screen_epochs,
+            model._max_iter) == (1, 1, None, 51)
 
 
 def test_auto_max_iter_trains_a_screened_leader_for_100_epochs(blobs):
@@ -655,7 +671,10 @@ def test_final_pass_samples_rows_for_the_objective(blobs):
     class RecordingClustering(DeepEntropyClustering):
         objective_class = Recording
 
-    refit = RecordingClustering(**small(max_iter=2, n_init=1).get_params()).fit(X)
+    # one head: the objective sees the kept network's rows (test_heads.py
+    # checks the head with the lowest of the heads' objectives is kept)
+    refit = RecordingClustering(**small(max_iter=2, n_init=1,
+                                        n_heads=1).get_params()).fit(X)
     np.testing.assert_array_equal(refit.labels_, refit.predict(X))
     full = predict_logits(refit.module_, X, refit._scaler, cpu)
     torch.testing.assert_close(seen[-1], full[::6])  # 300 rows: every 6th

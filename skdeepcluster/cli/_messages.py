@@ -24,6 +24,7 @@ FLAGS = {
     "download": "--download",
     "n_clusters": "--n-clusters",
     "max_iter": "--max-iter",
+    "n_init": "--n-init",
     "random_state": "--random-state",
     "model": "--model",
     "image_shape": "--image-shape",

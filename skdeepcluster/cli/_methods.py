@@ -132,6 +132,8 @@ def make_estimators(args, data, n_clusters):
                       "verbose": 0 if args.quiet else 1}
             if args.max_iter is not None:
                 params["max_iter"] = args.max_iter
+            if args.n_init is not None:
+                params["n_init"] = args.n_init
             estimators[estimator_name(method)] = DeepEntropyClustering(
                 n_clusters, **params)
         else:

@@ -189,6 +189,11 @@ def build_parser():
         help="maximum number of training epochs (default: the estimator's)",
     )
     deep.add_argument(
+        "--n-init", type=_positive_int, metavar="N", default=None,
+        help="restarts, each with its heads; the one with the lowest objective "
+        "is kept (default: the estimator's, one run)",
+    )
+    deep.add_argument(
         "--model", choices=("mlp", "conv", "linear"), default="mlp",
         help=(
             "network: a multi-layer perceptron, a small ConvNet for images "
