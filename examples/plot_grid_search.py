@@ -35,7 +35,8 @@ warnings.filterwarnings("ignore", message="Only .* clusters are non-empty")
 
 pipeline = make_pipeline(
     PCA(n_components=32, random_state=0),
-    DeepEntropyClustering(n_clusters=10, max_iter=10, n_init=1, random_state=0),
+    DeepEntropyClustering(n_clusters=10, max_iter=10, n_init=1, n_heads=1,
+                          random_state=0),
 )
 
 

@@ -28,11 +28,11 @@ def _same_fit(a, b):
         assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("screen_epochs", [None, 2])
+@pytest.mark.parametrize("screen_epochs, n_heads", [(None, 1), (2, 1), (2, 3)])
 def test_parallel_restarts_train_what_sequential_ones_do(blobs, one_torch_thread,
-                                                         screen_epochs):
-    params = dict(n_clusters=3, n_init=3, max_iter=6, batch_size=64,
-                  screen_epochs=screen_epochs, n_iter_no_change=0,
+                                                         screen_epochs, n_heads):
+    params = dict(n_clusters=3, n_init=3, n_heads=n_heads, max_iter=6,
+                  batch_size=64, screen_epochs=screen_epochs, n_iter_no_change=0,
                   random_state=0)
     sequential = DeepEntropyClustering(**params).fit(blobs)
     parallel = DeepEntropyClustering(n_jobs=2, **params).fit(blobs)
