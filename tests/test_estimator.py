@@ -264,6 +264,17 @@ def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
     assert _restart_plan(n_samples, 256, *given) == plan
 
 
+@pytest.mark.parametrize("n_samples, plan", [(20_000, (8, 1, None, 50)),
+                                             (70_000, (8, 1, 15, 100))])
+def test_augmented_fits_plan_restarts_of_one_head(n_samples, plan):
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
+                         augmented=True) == plan
+    model = DeepEntropyClustering(augment="noise")
+    model._check_params_vs_input(np.empty((n_samples, 2), dtype=np.float32))
+    assert (model._n_init, model._n_heads, model._screen_epochs,
+            model._max_iter) == plan
+
+
 @pytest.mark.parametrize("batch_size, largest", [(256, 20_000_000),
                                                 (32, 2_000_000)])
 @pytest.mark.parametrize("n_init, smallest", [("auto", 20_001), (1, 10_000)])
