@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -168,13 +169,29 @@ def _method_key(record):
     return record["method"] + (f" [{label}]" if label else "")
 
 
+def _commit_ages():
+    """Short commit hash -> its age in this checkout's history (0: HEAD)."""
+    try:
+        log = subprocess.run(["git", "rev-list", "--abbrev-commit", "--abbrev=7",
+                              "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {h: i for i, h in enumerate(log)}
+
+
 def report():
     records = []
     for path in sorted(RESULTS.glob("suite*.jsonl")):
         records += [json.loads(line) for line in path.read_text().splitlines()]
     if not records:
         return
-    # the latest commit's records of each (data set, method, label, seed)
+    # the latest commit's records of each (data set, method, label, seed):
+    # records are read oldest commit first (by this checkout's history; a
+    # commit it does not know counts as the oldest), files in name order
+    age = _commit_ages()
+    records.sort(key=lambda r: -age.get(str(r.get("commit", "")).rstrip("+"),
+                                        len(age)))
     latest = {}
     for r in records:
         latest[(r["dataset"], _method_key(r), r["seed"])] = r
