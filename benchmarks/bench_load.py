@@ -6,8 +6,8 @@ Each method is fitted on digits with the process's default thread settings
 then beside ``--neighbours`` processes that each keep one core busy with a
 NumPy matrix product. The table gives the median wall time of ``--repeats``
 fits in each condition and their ratio; the target is a ratio of about 2 at
-most, as for KMeans. "deep-short" is one 15-epoch restart, "deep" the
-defaults (8 restarts of 50 epochs on digits). Records go to
+most, as for KMeans. "deep-short" is one 15-epoch restart of one head,
+"deep" the defaults (one run of 8 heads for 50 epochs on digits). Records go to
 ``benchmarks/results/load_cpu.json`` and ``load_cpu.md`` (``--out`` for
 another place).
 
@@ -37,9 +37,9 @@ from skdeepcluster.baselines import make_baseline
 
 METHODS = {
     "kmeans": lambda: make_baseline("kmeans", 10, random_state=0),
-    # one restart of 15 epochs, and the defaults (8 restarts of 50 epochs)
+    # one restart of one head for 15 epochs, and the defaults
     "deep-short": lambda: DeepEntropyClustering(
-        10, n_init=1, max_iter=15, n_iter_no_change=0, random_state=0),
+        10, n_init=1, n_heads=1, max_iter=15, n_iter_no_change=0, random_state=0),
     "deep": lambda: DeepEntropyClustering(10, random_state=0),
 }
 
