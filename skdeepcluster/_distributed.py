@@ -94,9 +94,11 @@ class Shard:
             f"Process {self.rank} of {self.world} lost the other processes of the "
             f"distributed fit (one probably ended or was killed): {exc}")
 
-    def _all_reduce(self, flat):
+    def _collective(self, operation, *args, **kwargs):
+        """Run a torch.distributed collective; a failure (another process
+        ended) becomes an error that says so."""
         try:
-            dist.all_reduce(flat)
+            return operation(*args, **kwargs)
         except RuntimeError as exc:  # torch's DistBackendError included
             raise self._failed(exc) from exc
 
@@ -106,7 +108,7 @@ class Shard:
         tensor in, one out; several in, a tuple out."""
         flat = torch.cat([t.detach().reshape(-1).to(self.comm_device, torch.float64)
                           for t in tensors])
-        self._all_reduce(flat)
+        self._collective(dist.all_reduce, flat)
         out, at = [], 0
         for t in tensors:
             out.append(flat[at : at + t.numel()].reshape(t.shape).to(t.device, t.dtype))
@@ -121,39 +123,28 @@ class Shard:
     def gather(self, obj):
         """The list of every process's ``obj`` (picklable), in rank order."""
         out = [None] * self.world
-        try:
-            dist.all_gather_object(out, obj)
-        except RuntimeError as exc:
-            raise self._failed(exc) from exc
+        self._collective(dist.all_gather_object, out, obj)
         return out
 
     def gather_to_first(self, obj):
         """On process 0, the list of every process's ``obj`` in rank order;
         None on the others."""
         out = [None] * self.world if self.rank == 0 else None
-        try:
-            dist.gather_object(obj, out, dst=0)
-        except RuntimeError as exc:
-            raise self._failed(exc) from exc
+        self._collective(dist.gather_object, obj, out, dst=0)
         return out
 
     def scatter(self, objs):
         """This process's item of process 0's list ``objs`` (one per process;
         ignored elsewhere)."""
         box = [None]
-        try:
-            dist.scatter_object_list(box, objs if self.rank == 0 else None, src=0)
-        except RuntimeError as exc:
-            raise self._failed(exc) from exc
+        self._collective(dist.scatter_object_list, box,
+                         objs if self.rank == 0 else None, src=0)
         return box[0]
 
     def broadcast(self, obj):
         """Process 0's ``obj``, on every process."""
         box = [obj]
-        try:
-            dist.broadcast_object_list(box, src=0)
-        except RuntimeError as exc:
-            raise self._failed(exc) from exc
+        self._collective(dist.broadcast_object_list, box, src=0)
         return box[0]
 
     def gather_batch(self, tensor):
@@ -174,10 +165,7 @@ class Shard:
             wire = torch.cat([wire, wire.new_zeros((width - wire.shape[0],
                                                     *wire.shape[1:]))])
         out = [torch.empty_like(wire) for _ in range(self.world)]
-        try:
-            dist.all_gather(out, wire.contiguous())
-        except RuntimeError as exc:
-            raise self._failed(exc) from exc
+        self._collective(dist.all_gather, out, wire.contiguous())
         return torch.cat([part[:c] for part, c in zip(out, counts)]).to(tensor.device)
 
     # -- training ---------------------------------------------------------
@@ -206,7 +194,7 @@ class Shard:
             return
         flat = torch.cat([g.reshape(-1) for g in grads])
         wire = flat.to(self.comm_device)
-        self._all_reduce(wire)
+        self._collective(dist.all_reduce, wire)
         flat = wire.to(flat.device)
         at = 0
         for g in grads:

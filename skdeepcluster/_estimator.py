@@ -772,22 +772,18 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         every = run.objective.objective_every(X.shape[0] if shard is None
                                               else shard.n_total)
         if isinstance(run.module, MultiHead):
-            samples, finite = predict_head_samples(run.module, X, run.scaler,
-                                                   run.device, every)
+            labels, samples, finite = predict_head_samples(
+                run.module, X, run.scaler, run.device, every)
             self._check_finite(finite, shard, run)
             values = []
             for h, sample in enumerate(samples):
                 with run.objective._on_head(h):
                     values.append(run.objective.objective_value(sample))
             best = int(np.argmin(values))
-            network = run.module.network
             if run.done:
                 run.objective.keep_head(best, run.history)
-                network = run.module = run.objective.module = run.module.keep(best)
-            head = None if run.done else best
-            labels, _, _ = predict_labels_and_sample(network if head is None
-                                                     else _HeadOf(run.module, head),
-                                                     X, run.scaler, run.device, every)
+                run.module = run.objective.module = run.module.keep(best)
+            labels = labels[best]
             run.objective_value = values[best]
         else:
             labels, sample, finite = predict_labels_and_sample(
@@ -950,17 +946,6 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
                         screen_epochs + 1) if screened else _run_epochs(n_samples,
                                                                         steps))
     return n_init, n_heads, screen_epochs, max_iter
-
-
-class _HeadOf(torch.nn.Module):
-    """Head ``index`` of a :class:`MultiHead` network, as a network of one."""
-
-    def __init__(self, network, index):
-        super().__init__()
-        self.network, self.index = network, index
-
-    def forward(self, x):
-        return self.network(x)[self.index]
 
 
 def _run_epochs(n_samples, steps):

@@ -68,18 +68,22 @@ def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096)
 
 @torch.inference_mode()
 def predict_head_samples(module, X, scaler, device, every, batch_size=4096):
-    """The logits of every head of a several-headed ``module`` (whose output
-    is ``(n_heads, batch, n_outputs)``) on rows ``0, every, 2·every, ...``
-    of X, as one ``(n_heads, rows, n_outputs)`` float32 CPU tensor, and
-    whether every logit of every row was finite."""
+    """:func:`predict_labels_and_sample` for a several-headed ``module``
+    (whose output is ``(n_heads, batch, n_outputs)``): every head's label of
+    every row, ``(n_heads, n_samples)``, its logits on rows ``0, every,
+    2·every, ...`` of X, ``(n_heads, rows, n_outputs)``, and whether every
+    logit was finite."""
     n_samples = X.shape[0]
-    sample, finite = None, True
+    labels, sample, finite = None, None, True
     for start, part in _eval_logits(module, X, scaler, device, batch_size):
+        stop = start + part.shape[1]
         if sample is None:
+            labels = np.empty((part.shape[0], n_samples), dtype=np.int64)
             sample = torch.empty((part.shape[0], -(-n_samples // every),
                                   part.shape[2]), dtype=torch.float32)
         finite = finite and bool(torch.isfinite(part).all())
+        labels[:, start:stop] = part.argmax(2).numpy()
         first = start + (-start) % every
         rows, at = part[:, first - start :: every], first // every
         sample[:, at : at + rows.shape[1]] = rows
-    return sample, finite
+    return labels, sample, finite

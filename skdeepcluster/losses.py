@@ -161,18 +161,20 @@ def collision_from_log_probs(log_probs, log_target):
 def weak_fairness_from_log_probs(log_probs, log_prior=None):
     """``KL(σ̄ ‖ u)`` from ``ln σ`` and ``ln u`` (None: uniform ``u``)."""
     log_mean = _log_mean(log_probs)
-    mean = log_mean.exp()
-    if log_prior is None:
-        return (mean * log_mean).sum() + math.log(log_probs.shape[1])
-    return (mean * (log_mean - log_prior)).sum()
+    return _kl_from_mean(log_mean.exp(), log_mean, log_prior)
 
 
 def weak_fairness_from_mean(mean, log_prior=None):
     """``KL(σ̄ ‖ u)`` from the batch's mean prediction ``σ̄`` (summed over the
     processes of a data-parallel fit) and ``ln u`` (None: uniform ``u``)."""
-    log_mean = torch.log(mean.clamp_min(_tiny(mean.dtype)))
+    return _kl_from_mean(mean, torch.log(mean.clamp_min(_tiny(mean.dtype))),
+                         log_prior)
+
+
+def _kl_from_mean(mean, log_mean, log_prior):
+    """``KL(σ̄ ‖ u)`` from ``σ̄``, ``ln σ̄`` and ``ln u`` (None: uniform)."""
     if log_prior is None:
-        return (mean * log_mean).sum() + math.log(mean.shape[0])
+        return (mean * log_mean).sum() + math.log(mean.shape[-1])
     return (mean * (log_mean - log_prior)).sum()
 
 

@@ -125,8 +125,9 @@ class SelfLabeling:
         self._sums = None  # the epoch's running statistics
         self._prior_cache = {}  # u and ln u as tensors, per (dtype, device)
         self._states = None if len(self.heads) == 1 else [
-            _HeadState(self.prior, self.last_labels.clone())
-            for _ in self.heads]
+            _HeadState(self.prior, self.last_labels if h == 0
+                       else self.last_labels.clone())
+            for h in range(len(self.heads))]
         self._in_use = 0
         # per epoch, each head's summary (with several heads)
         self.head_summaries = []

@@ -53,8 +53,8 @@ class _Recording(DeepEntropyClustering):
         if isinstance(run.module, MultiHead) and run.done:
             from skdeepcluster._inference import predict_head_samples
 
-            samples, _ = predict_head_samples(run.module, X, run.scaler,
-                                              run.device, 1)
+            _, samples, _ = predict_head_samples(run.module, X, run.scaler,
+                                                 run.device, 1)
             self.values_ = []
             for h, s in enumerate(samples):
                 with run.objective._on_head(h):
