@@ -30,7 +30,7 @@ from ._data import InputScaler
 from ._distributed import Shard, local_device, process_group_ready
 from ._inference import predict_head_samples, predict_labels_and_sample, predict_logits
 from ._loop import Progress
-from ._neighbors import choose_engine, nearest_neighbors
+from ._neighbors import choose_engine, cut_counts, nearest_neighbors, normalized_cut
 from ._networks import MultiHead, head_of, resolve_image_shape
 from ._warn import warn_user
 from .objectives import SelfLabeling
@@ -664,7 +664,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 run = state.current
                 self._advance_saving(run, progress, self._screen_epochs, state,
                                      checkpoint, X)
-                self._evaluate(X, run)
+                self._evaluate(X, run, state.shared.neighbors)
             except FloatingPointError as exc:
                 if warm:  # the model fitted before stays usable
                     self.module_.load_state_dict(saved)
@@ -730,7 +730,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             progress.stage(f"training the best of {self._n_init} restarts")
             try:
                 self._advance_saving(run, progress, None, state, checkpoint, X)
-                return self._evaluate(X, run)
+                return self._evaluate(X, run, state.shared.neighbors)
             except FloatingPointError as exc:
                 warn_user(
                     "The screened restart with the lowest objective diverged "
@@ -763,11 +763,13 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             checkpoint.save(state, X)
         return run
 
-    def _evaluate(self, X, run):
+    def _evaluate(self, X, run, neighbors=None):
         """Label X with ``run``'s network and score its objective (in place;
-        returns ``run``). With several heads each head is scored, the run's
-        objective is the lowest, and once the run is done its network keeps
-        that head alone."""
+        returns ``run``). With several heads each head is scored, and the
+        head kept is the one whose clustering has the lowest normalised cut
+        on the graph of the ``neighbors`` lists (the lowest objective
+        without them); the run's objective is that head's, and once the run
+        is done its network keeps that head alone."""
         shard = getattr(run.objective, "shard", None)
         every = run.objective.objective_every(X.shape[0] if shard is None
                                               else shard.n_total)
@@ -779,7 +781,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             for h, sample in enumerate(samples):
                 with run.objective._on_head(h):
                     values.append(run.objective.objective_value(sample))
-            best = int(np.argmin(values))
+            cuts = (values if neighbors is None
+                    else self._normalized_cuts(labels, neighbors, shard))
+            best = int(np.argmin(cuts))
             if run.done:
                 run.objective.keep_head(best, run.history)
                 run.module = run.objective.module = run.module.keep(best)
@@ -793,6 +797,16 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         run.labels = labels  # predict's inference
         run.scored_at = run.n_iter
         return run
+
+    def _normalized_cuts(self, labels, neighbors, shard):
+        """Each head's normalised cut on the neighbour graph (in a
+        data-parallel fit, of the graph of every process's lists)."""
+        counts = [cut_counts(head, neighbors, self.n_clusters) for head in labels]
+        if shard is not None:  # one collective for every head
+            total = shard.sum(torch.from_numpy(np.stack(
+                [np.concatenate(pair) for pair in counts])))
+            counts = [np.split(row, 2) for row in total.numpy()]
+        return [normalized_cut(inside, volume) for inside, volume in counts]
 
     @staticmethod
     def _check_finite(finite, shard, run):
@@ -1022,7 +1036,7 @@ def _screen_restart(estimator, X, shared, seed, device, config):
                                        neighbors=shared.neighbors)
             estimator._advance_run(run, Progress(0, 0, ""),
                                    pause_after=estimator._screen_epochs)
-            estimator._evaluate(X, run)
+            estimator._evaluate(X, run, shared.neighbors)
     except FloatingPointError as exc:
         return exc
     run.objective.X = None

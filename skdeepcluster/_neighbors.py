@@ -1,4 +1,5 @@
-"""Nearest-neighbour lists for the neighbour-consistency term.
+"""Nearest-neighbour lists for the neighbour-consistency term, and the
+normalised cut of a clustering on the graph they make.
 
 Computed once per fit, on the host. Rows are standardised as the network sees
 them and projected on the top principal directions (at most ``MAX_DIM``) of a
@@ -118,6 +119,36 @@ def nearest_neighbors(X, n_neighbors, transform, generator, *, engine="auto",
 
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     return _approximate(pynndescent, project.embed_all(X), n_neighbors, seed)
+
+
+def cut_counts(labels, neighbors, n_clusters):
+    """What the normalised cut of ``labels`` on the neighbour graph needs,
+    per cluster: the edges inside it and its volume.
+
+    The graph joins each row to each of its listed ``neighbors`` (rows of
+    an ``(n, k)`` array of row indices), made symmetric (``W = A + Aᵀ``).
+    Returns two float64 arrays of length ``n_clusters``: twice the number
+    of listed pairs with both ends in the cluster (``Σ_{i,j∈c} W_ij``) and
+    the cluster's volume (``Σ_{i∈c} Σ_j W_ij``: ``k`` per row plus the rows
+    that list it). Counts of disjoint parts of the rows add up, so a
+    data-parallel fit sums them over the processes.
+    """
+    labels = np.asarray(labels)
+    source = np.repeat(labels, neighbors.shape[1])
+    target = labels[neighbors.ravel()]
+    inside = np.bincount(source[source == target], minlength=n_clusters)
+    volume = (np.bincount(source, minlength=n_clusters)
+              + np.bincount(target, minlength=n_clusters))
+    return 2.0 * inside, volume.astype(np.float64)
+
+
+def normalized_cut(inside, volume):
+    """``Ncut = Σ_c cut(c) / vol(c)`` (Shi & Malik, 2000) from
+    :func:`cut_counts`: 0 when no edge leaves a cluster, and an empty
+    cluster counts as one that keeps none of its edges (1), so that a
+    clustering that empties clusters is not preferred."""
+    kept = np.divide(inside, volume, out=np.zeros_like(inside), where=volume > 0)
+    return float(len(inside) - kept.sum())
 
 
 def choose_engine(n_samples, exact_max_rows=EXACT_MAX_ROWS) -> str:

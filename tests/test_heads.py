@@ -8,6 +8,7 @@ import torch
 from sklearn.datasets import make_blobs
 
 from skdeepcluster import DeepEntropyClustering
+from skdeepcluster._neighbors import cut_counts, normalized_cut
 from skdeepcluster._networks import MultiHead, build_mlp
 
 PARAMS = dict(n_clusters=3, n_init=1, max_iter=6, batch_size=32, random_state=0)
@@ -47,30 +48,76 @@ def test_fitted_network_keeps_one_head(one_torch_thread):
 
 
 class _Recording(DeepEntropyClustering):
-    """Records each head's objective when a run is scored."""
+    """Records each head's labels, objective and normalised cut when a
+    finished run is scored."""
 
-    def _evaluate(self, X, run):
+    def _evaluate(self, X, run, neighbors=None):
         if isinstance(run.module, MultiHead) and run.done:
             from skdeepcluster._inference import predict_head_samples
 
-            _, samples, _ = predict_head_samples(run.module, X, run.scaler,
-                                                 run.device, 1)
-            self.values_ = []
+            labels, samples, _ = predict_head_samples(run.module, X, run.scaler,
+                                                      run.device, 1)
+            self.head_labels_, self.values_ = labels, []
             for h, s in enumerate(samples):
                 with run.objective._on_head(h):
                     self.values_.append(run.objective.objective_value(s))
+            self.cuts_ = None if neighbors is None else [
+                normalized_cut(*cut_counts(head, neighbors, self.n_clusters))
+                for head in labels]
             self.summaries_ = [list(s) for s in run.objective.head_summaries]
-        return super()._evaluate(X, run)
+        return super()._evaluate(X, run, neighbors)
 
 
-def test_the_head_with_the_lowest_objective_is_kept(one_torch_thread):
-    X = _blobs()
-    model = _Recording(n_heads=4, n_iter_no_change=0, **PARAMS).fit(X)
-    best = int(np.argmin(model.values_))
-    assert model.objective_ == min(model.values_)
+def _spread_blobs():
+    """Blobs close enough that heads trained briefly disagree."""
+    return make_blobs(n_samples=300, centers=4, cluster_std=2.5, random_state=3)[0]
+
+
+def test_the_head_with_the_lowest_normalized_cut_is_kept(one_torch_thread):
+    X = _spread_blobs()
+    model = _Recording(n_heads=4, n_iter_no_change=0,
+                       **{**PARAMS, "n_clusters": 4}).fit(X)
+    best = int(np.argmin(model.cuts_))
+    assert len(set(model.cuts_)) > 1  # the heads differ: the choice is real
+    np.testing.assert_array_equal(model.labels_, model.head_labels_[best])
+    assert model.objective_ == model.values_[best]
     for entry, summaries in zip(model.history_, model.summaries_):
         assert entry["score"] == summaries[best]["score"]
         assert entry["cluster_sizes"] == summaries[best]["cluster_sizes"]
+
+
+def test_without_neighbours_the_lowest_objective_is_kept(one_torch_thread):
+    X = _spread_blobs()
+    model = _Recording(n_heads=4, n_neighbors=0, n_iter_no_change=0,
+                       **{**PARAMS, "n_clusters": 4}).fit(X)
+    assert model.cuts_ is None
+    best = int(np.argmin(model.values_))
+    assert model.objective_ == min(model.values_)
+    np.testing.assert_array_equal(model.labels_, model.head_labels_[best])
+
+
+def test_normalized_cut_counts_the_symmetric_graph():
+    rng = np.random.default_rng(0)
+    n, k, n_clusters = 40, 3, 4
+    neighbors = np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False)
+                          for i in range(n)])
+    labels = rng.integers(0, n_clusters - 1, n)  # the last cluster empty
+    A = np.zeros((n, n))
+    A[np.repeat(np.arange(n), k), neighbors.ravel()] = 1
+    W = A + A.T
+    expected = 0.0
+    for c in range(n_clusters):
+        members = labels == c
+        volume = W[members].sum()
+        expected += 1.0 if volume == 0 else W[members][:, ~members].sum() / volume
+    inside, volume = cut_counts(labels, neighbors, n_clusters)
+    assert volume[-1] == 0 and volume.sum() == 2 * n * k
+    assert np.isclose(normalized_cut(inside, volume), expected)
+    # two pairs that list each other: cut along the pairs or across them
+    pairs = np.array([[1], [0], [3], [2]])
+    assert normalized_cut(*cut_counts([0, 0, 1, 1], pairs, 2)) == 0.0
+    assert normalized_cut(*cut_counts([0, 1, 0, 1], pairs, 2)) == 2.0
+    assert normalized_cut(*cut_counts([0, 0, 0, 0], pairs, 2)) == 1.0
 
 
 def test_heads_with_restarts_estimate_and_warm_start(one_torch_thread):
