@@ -141,9 +141,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Number of cluster heads trained together on one network: the
         network's own last linear layer and ``n_heads - 1`` more like it,
         each initialised afresh and fed the same features, each with its own
-        y-step, losses and statistics. At the end of each restart the head
-        with the lowest objective is kept (``module_`` is the plain network
-        with that head), and ``history_`` gives its statistics. Heads cost
+        y-step, losses and statistics. At the end of each restart one head
+        is kept (``module_`` is the plain network with that head, and
+        ``history_`` gives its statistics): the one whose clustering of X
+        has the lowest normalised cut on the graph of the nearest-neighbour
+        lists (Shi & Malik's criterion, the one spectral clustering
+        minimises; no labels involved), or, without neighbour lists
+        (``n_neighbors=0`` and no ``adversarial_weight``), the one with the
+        lowest objective. Heads cost
         less than restarts, which train the whole network again: they share
         its forward and backward passes and add one y-step each. With a
         callable ``model``, the network's last ``torch.nn.Linear`` must give

@@ -683,7 +683,7 @@ def test_final_pass_samples_rows_for_the_objective(blobs):
         objective_class = Recording
 
     # one head: the objective sees the kept network's rows (test_heads.py
-    # checks the head with the lowest of the heads' objectives is kept)
+    # checks which head is kept)
     refit = RecordingClustering(**small(max_iter=2, n_init=1,
                                         n_heads=1).get_params()).fit(X)
     np.testing.assert_array_equal(refit.labels_, refit.predict(X))
