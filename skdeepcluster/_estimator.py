@@ -782,18 +782,23 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             labels, samples, finite = predict_head_samples(
                 run.module, X, run.scaler, run.device, every)
             self._check_finite(finite, shard, run)
-            values = []
-            for h, sample in enumerate(samples):
+
+            def value(h):  # head h's objective
                 with run.objective._on_head(h):
-                    values.append(run.objective.objective_value(sample))
-            cuts = (values if neighbors is None
-                    else self._normalized_cuts(labels, neighbors, shard))
-            best = int(np.argmin(cuts))
+                    return run.objective.objective_value(samples[h])
+
+            if neighbors is None:
+                values = [value(h) for h in range(len(samples))]
+                best = int(np.argmin(values))
+                run.objective_value = values[best]
+            else:
+                best = int(np.argmin(self._normalized_cuts(labels, neighbors,
+                                                           shard)))
+                run.objective_value = value(best)
             if run.done:
                 run.objective.keep_head(best, run.history)
                 run.module = run.objective.module = run.module.keep(best)
             labels = labels[best]
-            run.objective_value = values[best]
         else:
             labels, sample, finite = predict_labels_and_sample(
                 run.module, X, run.scaler, run.device, every)
