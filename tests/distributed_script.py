@@ -69,8 +69,9 @@ def main(out_dir, case):
     elif case == "fit":
         model = DeepEntropyClustering(distributed=True, **PARAMS).fit(rows)
     elif case == "tiny-batches":
-        model = DeepEntropyClustering(4, distributed=True, n_init=1, max_iter=1,
-                                      batch_size=4, random_state=0).fit(rows)
+        model = DeepEntropyClustering(4, distributed=True, n_init=1, n_heads=2,
+                                      max_iter=1, batch_size=4,
+                                      random_state=0).fit(rows)
     else:
         model = DeepEntropyClustering(4, augment=ExitAfter(20), distributed=True,
                                       n_init=1, max_iter=5, batch_size=64,

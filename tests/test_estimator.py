@@ -370,7 +370,7 @@ def test_grid_search_without_and_with_labels():
     # the best ARI of random_state 0-4 ranged from 0.41 to 0.73)
     X, y = make_blobs(n_samples=300, centers=3, random_state=0)
     grid = {"fairness_weight": [0.5, 2.0], "hidden_layer_sizes": [(16,), (32, 32)]}
-    base = small(n_clusters=3, max_iter=20, batch_size=32)
+    base = small(n_clusters=3, max_iter=20, batch_size=32, n_heads=1)
     search = GridSearchCV(base, grid, cv=2, n_jobs=2).fit(X)
     assert search.best_params_["fairness_weight"] in (0.5, 2.0)
     assert np.isfinite(search.best_score_)
