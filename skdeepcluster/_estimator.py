@@ -594,13 +594,15 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
                     f"epochs, the best trained to {self._max_iter}")
+        uses = self.n_neighbors > 0 or self.adversarial_weight > 0
         if self._n_heads > 1:
             runs += (f", {self._n_heads} heads" if self._n_init == 1 or warm
                      else f", {self._n_heads} heads each")
+            runs += (" (the one with the lowest "
+                     f"{'normalised cut' if uses else 'objective'} kept)")
         parallel = effective_n_jobs(self.n_jobs)
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))
-        uses = self.n_neighbors > 0 or self.adversarial_weight > 0
         if shard is not None:
             where = (f"{shard.world} processes in step, each with {where} "
                      f"(this one {shard.n_local:,} rows)")
