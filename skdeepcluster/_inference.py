@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ._data import fetch
@@ -49,41 +48,30 @@ def predict_labels_and_sample(module, X, scaler, device, every, batch_size=4096)
     next batch would need fresh memory (up to 480 MiB more resident memory
     over a million rows, measured by ``benchmarks/bench_memmap.py``).
     """
-    n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.int64)
-    out_labels = torch.from_numpy(labels)
-    sample, finite = None, True
-    for start, part in _eval_logits(module, X, scaler, device, batch_size):
-        stop = start + part.shape[0]
-        if sample is None:
-            sample = torch.empty((-(-n_samples // every), part.shape[1]),
-                                 dtype=torch.float32)
-        finite = finite and bool(torch.isfinite(part).all())
-        torch.argmax(part, 1, out=out_labels[start:stop])
-        first = start + (-start) % every  # the first kept row of this batch
-        rows, at = part[first - start :: every], first // every
-        sample[at : at + rows.shape[0]] = rows
-    return labels, sample, finite
+    labels, sample, finite = predict_head_samples(module, X, scaler, device,
+                                                  every, batch_size)
+    return labels[0], sample[0], finite
 
 
 @torch.inference_mode()
 def predict_head_samples(module, X, scaler, device, every, batch_size=4096):
-    """:func:`predict_labels_and_sample` for a several-headed ``module``
-    (whose output is ``(n_heads, batch, n_outputs)``): every head's label of
-    every row, ``(n_heads, n_samples)``, its logits on rows ``0, every,
-    2·every, ...`` of X, ``(n_heads, rows, n_outputs)``, and whether every
-    logit was finite."""
+    """:func:`predict_labels_and_sample` for every head of ``module`` (a
+    several-headed one outputs ``(n_heads, batch, n_outputs)``, a plain one
+    is one head): every head's label of every row, ``(n_heads,
+    n_samples)``, its logits on rows ``0, every, 2·every, ...`` of X,
+    ``(n_heads, rows, n_outputs)``, and whether every logit was finite."""
     n_samples = X.shape[0]
     labels, sample, finite = None, None, True
     for start, part in _eval_logits(module, X, scaler, device, batch_size):
+        part = part[None] if part.dim() == 2 else part
         stop = start + part.shape[1]
         if sample is None:
-            labels = np.empty((part.shape[0], n_samples), dtype=np.int64)
+            labels = torch.empty((part.shape[0], n_samples), dtype=torch.int64)
             sample = torch.empty((part.shape[0], -(-n_samples // every),
                                   part.shape[2]), dtype=torch.float32)
         finite = finite and bool(torch.isfinite(part).all())
-        labels[:, start:stop] = part.argmax(2).numpy()
-        first = start + (-start) % every
+        labels[:, start:stop] = part.argmax(2)
+        first = start + (-start) % every  # the first kept row of this batch
         rows, at = part[:, first - start :: every], first // every
         sample[:, at : at + rows.shape[1]] = rows
-    return labels, sample, finite
+    return labels.numpy(), sample, finite
