@@ -1,5 +1,6 @@
-"""Nearest-neighbour lists for the neighbour-consistency term, and the
-normalised cut of a clustering on the graph they make.
+"""Nearest-neighbour lists for the neighbour-consistency term, the
+normalised cut of a clustering on the graph they make, and the spectral
+clustering of that graph.
 
 Computed once per fit, on the host. Rows are standardised as the network sees
 them and projected on the top principal directions (at most ``MAX_DIM``) of a
@@ -26,9 +27,13 @@ space, with one of three engines chosen by the number of rows:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import scipy.sparse as sp
 import sklearn
 import torch
+from sklearn.cluster import SpectralClustering
 from sklearn.neighbors import NearestNeighbors
 
 from ._data import host_rows
@@ -149,6 +154,34 @@ def normalized_cut(inside, volume):
     clustering that empties clusters is not preferred."""
     kept = np.divide(inside, volume, out=np.zeros_like(inside), where=volume > 0)
     return float(len(inside) - kept.sum())
+
+
+def neighbor_graph(neighbors):
+    """The symmetric graph ``W = A + Aᵀ`` of the neighbour lists (``A_ij =
+    1`` when row i lists row j) as a sparse CSR matrix: the graph whose cut
+    :func:`cut_counts` measures."""
+    n, k = neighbors.shape
+    rows = np.repeat(np.arange(n), k)
+    A = sp.csr_matrix((np.ones(n * k), (rows, neighbors.ravel())), shape=(n, n))
+    return (A + A.T).tocsr()
+
+
+def spectral_labels(neighbors, n_clusters, seed):
+    """The spectral clustering of the neighbour graph (:func:`neighbor_graph`)
+    into ``n_clusters``: scikit-learn's
+    :class:`~sklearn.cluster.SpectralClustering` on the precomputed graph,
+    eigenvectors by LOBPCG (its cost grows about linearly with the rows:
+    0.6 s on 20,000 MNIST images, where ARPACK's shift-invert mode took
+    24 s), labels assigned by column-pivoted QR (Damle et al., 2019: no
+    k-means and no restarts). ``seed`` owns the eigensolver's start. A graph in
+    several pieces is clustered as it is (the pieces are then the first
+    clusters): scikit-learn's warning about it is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return SpectralClustering(
+            n_clusters, affinity="precomputed", eigen_solver="lobpcg",
+            assign_labels="cluster_qr", random_state=seed,
+        ).fit_predict(neighbor_graph(neighbors))
 
 
 def choose_engine(n_samples, exact_max_rows=EXACT_MAX_ROWS) -> str:

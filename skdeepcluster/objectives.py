@@ -78,6 +78,12 @@ class SelfLabeling:
     on the detached predictions (the y-step), and return the network loss of
     both views against those pseudo-labels plus the head's margin penalty.
 
+    With ``start_labels`` (a label per row of X, e.g. a spectral
+    clustering of the neighbour graph), the first head is trained towards
+    them for its first ``start_epochs`` epochs and then by self-labeling
+    like the others; ``start_prior`` is then its own cluster prior (the
+    other heads keep ``prior``). Not in a data-parallel fit.
+
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
     step's loss against the pseudo-labels) and :meth:`adversarial_loss`; the
@@ -90,11 +96,18 @@ class SelfLabeling:
     #: ``prior_shrink / n_clusters``, so that none is starved by the estimate.
     prior_shrink = 0.1
 
+    #: With ``start_labels``, the epochs during which the first head is
+    #: trained towards them (instead of its y-step's pseudo-labels).
+    start_epochs = 10
+    #: The share of the uniform distribution in the targets made from
+    #: ``start_labels`` (a target of exactly 0 has no logarithm).
+    start_smoothing = 0.05
+
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
                  margin_weight, neighbors, augmenter, generator, solver="em",
                  pair_neighbors=True, adversarial_weight=0.0,
                  adversarial_radius=0.25, prior_start=None, shard=None,
-                 row_generator=None):
+                 row_generator=None, start_labels=None, start_prior=None):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
         # a data-parallel fit: the shard of the rows this process holds, and
         # a generator of its own for draws of one per local row (augmentation,
@@ -119,15 +132,26 @@ class SelfLabeling:
         self.heads = (module.heads() if isinstance(module, MultiHead)
                       else [head_of(module)])
         self.head = self.heads[0]
+        # the first head's start: labels of every row (a host int array) it
+        # is trained towards for start_epochs epochs, and its own prior
+        if start_labels is not None and shard is not None:
+            raise ValueError("start_labels are not supported in a "
+                             "data-parallel fit.")
+        self.start_labels = start_labels
+        self.epochs_done = 0
+        first_prior = self.prior
+        if start_prior is not None:
+            first_prior = torch.as_tensor(start_prior, device=device)
         # each point's latest pseudo-label (-1: none yet), on the device
         self.last_labels = torch.full((X.shape[0],), -1, dtype=torch.int64,
                                       device=device)
         self._sums = None  # the epoch's running statistics
         self._prior_cache = {}  # u and ln u as tensors, per (dtype, device)
         self._states = None if len(self.heads) == 1 else [
-            _HeadState(self.prior, self.last_labels if h == 0
-                       else self.last_labels.clone())
+            _HeadState(first_prior if h == 0 else self.prior,
+                       self.last_labels if h == 0 else self.last_labels.clone())
             for h in range(len(self.heads))]
+        self.prior = first_prior  # the first head is the one in use
         self._in_use = 0
         # per epoch, each head's summary (with several heads)
         self.head_summaries = []
@@ -266,6 +290,9 @@ class SelfLabeling:
             if shard is None:
                 targets = self._pseudo_labels_of_heads(probs)
                 means = [None] * len(probs)
+                if (self.start_labels is not None
+                        and self.epochs_done < self.start_epochs):
+                    targets[0] = self._start_targets(idx, targets[0])
             else:
                 targets, means = self._global_y_step(probs, log_probs)
         loss = sum(self._head_loss(h, idx, *parts) for h, parts in
@@ -354,6 +381,17 @@ class SelfLabeling:
                 targets.append(self.pseudo_labels(p))
         return targets
 
+    def _start_targets(self, idx, like):
+        """The first head's targets while it starts from ``start_labels``:
+        the rows' labels as one-hot rows mixed with the uniform
+        distribution in the share ``start_smoothing``."""
+        n_clusters = like.shape[1]
+        labels = torch.from_numpy(np.asarray(self.start_labels[idx], dtype=np.int64))
+        target = torch.full(like.shape, self.start_smoothing / n_clusters,
+                            dtype=like.dtype)
+        target[torch.arange(len(idx)), labels] += 1.0 - self.start_smoothing
+        return target.to(like.device)
+
     def _shared_weak_fairness(self, log_probs, mean):
         """This process's share of ``KL(σ̄ ‖ u)`` over the global batch, with
         ``mean`` the gathered (detached) ``σ̄``: the value split evenly over
@@ -399,6 +437,7 @@ class SelfLabeling:
         heads, each head's summary is kept in ``head_summaries`` and the
         first head's is returned, with the largest ``change`` of any head (so
         that training stops early only when every head has settled)."""
+        self.epochs_done += 1
         summaries = []
         for h in range(len(self.heads)):
             with self._on_head(h):
@@ -459,6 +498,7 @@ class SelfLabeling:
         million rows, the latest pseudo-labels), before the final inference
         over X."""
         self.neighbors = self.last_labels = self._sums = None
+        self.start_labels = None
         for state in self._states or ():
             state.last_labels = state.sums = None
 
