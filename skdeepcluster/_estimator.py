@@ -31,6 +31,7 @@ from ._distributed import Shard, local_device, process_group_ready
 from ._inference import predict_head_samples, predict_labels_and_sample, predict_logits
 from ._loop import Progress
 from ._neighbors import (
+    MAX_DIM,
     choose_engine,
     cut_counts,
     nearest_neighbors,
@@ -48,8 +49,9 @@ _RADIUS_NEIGHBORS = 10
 #: beyond, the lists are approximate or searched within blocks).
 _SPECTRAL_MAX_ROWS = 100_000
 #: The share of the uniform distribution in that head's prior, the rest
-#: being the proportions of the spectral clustering.
-_SPECTRAL_SHRINK = 0.5
+#: being the proportions of the spectral clustering (every cluster keeps a
+#: prior of at least a tenth of 1/K, as with ``cluster_prior="estimate"``).
+_SPECTRAL_SHRINK = 0.1
 
 
 class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -168,6 +170,32 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         the logits. "auto" is 8 for one restart and 1 for several (and for a
         network without a ``torch.nn.Linear`` layer). A warm start continues
         the fitted head alone.
+
+        .. versionadded:: 0.1
+    spectral_head : "auto" or bool, default="auto"
+        Start the first of several heads from the spectral clustering of the
+        nearest-neighbour graph (scikit-learn's
+        :class:`~sklearn.cluster.SpectralClustering` on the symmetrised
+        graph of the ``n_neighbors`` lists): for its first 10 epochs that
+        head is trained towards those labels, then by self-labeling like the
+        others, pulled towards the cluster proportions the spectral
+        clustering found, mixed with the uniform distribution in the share
+        0.1 (with a ``cluster_prior`` of the user's, towards that
+        instead). The head kept is still the one with the lowest normalised
+        cut. It finds clusters of unequal sizes, which the uniform prior of
+        the other heads splits, and shapes only the graph separates (rings,
+        interlocking moons). "auto" starts it when X has at most 50
+        features, so that the graph is built in the data's own space (with
+        more, the neighbours are searched on the top 50 principal
+        directions): on the development suite's tabular and 2-D sets it
+        lifted the mean accuracy from 0.79 to 0.91, while on its image sets
+        of 2,000 to 4,000 rows (784 features) it lost 0.4 to 8 points,
+        there the spectral clustering's low cut wins a worse clustering and
+        its start pulls the shared network away from the others'. On
+        long-tailed images set ``spectral_head=True``: 0.831 against 0.594
+        on a long-tailed subset of digits. It needs several heads, neighbour
+        lists (``n_neighbors > 0``) and at most 100,000 rows, and is not
+        used in a warm start or a data-parallel fit.
 
         .. versionadded:: 0.1
     screen_epochs : "auto", int or None, default="auto"
@@ -342,7 +370,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "adversarial_radius": [Interval(Real, 0, None, closed="neither")],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_heads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "spectral_head": ["boolean"],
+        "spectral_head": [StrOptions({"auto"}), "boolean"],
         "screen_epochs": [StrOptions({"auto"}),
                           Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -372,7 +400,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         margin_weight=1e-3,
         n_init="auto",
         n_heads="auto",
-        spectral_head=True,
+        spectral_head="auto",
         screen_epochs="auto",
         tol=1e-3,
         n_iter_no_change=5,
@@ -511,16 +539,19 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             neighbors = nearest_neighbors(X, n_neighbors, scaler,
                                           torch.Generator().manual_seed(seed))
         start_labels = None
-        if self._spectral_start(X.shape[0], neighbors, warm, shard):
+        if neighbors is not None and self._spectral_start(X.shape, warm, shard):
             start_labels = spectral_labels(neighbors, self.n_clusters, seed)
         return _SharedInputs(scaler, neighbors, start_labels)
 
-    def _spectral_start(self, n_samples, neighbors, warm, shard):
+    def _spectral_start(self, shape, warm=False, shard=None):
         """Whether the first head starts from the spectral clustering of the
-        neighbour graph (see ``spectral_head``)."""
-        return (self.spectral_head and self._n_heads > 1 and not warm
-                and shard is None and neighbors is not None
-                and n_samples <= _SPECTRAL_MAX_ROWS)
+        neighbour graph (see ``spectral_head``; the graph needs neighbour
+        lists, which the caller checks)."""
+        n_samples, n_features = shape
+        wanted = (n_features <= MAX_DIM if self.spectral_head == "auto"
+                  else self.spectral_head)
+        return (wanted and self._n_heads > 1 and self.n_clusters > 1
+                and not warm and shard is None and n_samples <= _SPECTRAL_MAX_ROWS)
 
     def _start_prior(self, start_labels):
         """The first head's prior when it starts from ``start_labels``: their
@@ -590,7 +621,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         shown = shard is None or shard.rank == 0
         with (self._threads(X, device, self._batch_size),
               self._progress(self._planned_epochs(), shown) as progress):
-            progress.note(self._plan_text(n_samples, device, warm, shard))
+            progress.note(self._plan_text((n_samples, X.shape[1]), device, warm,
+                                          shard))
             self._start_and_screen(X, state, device, warm, progress, checkpoint,
                                    shard)
             best = self._finish_best(X, state, progress, checkpoint)
@@ -621,8 +653,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         process_group_ready(device)
         return Shard(X.shape[0])
 
-    def _plan_text(self, n_samples, device, warm, shard=None):
-        """What this fit will train, in one line (``verbose=1`` shows it)."""
+    def _plan_text(self, shape, device, warm, shard=None):
+        """What this fit will train, in one line (``verbose=1`` shows it);
+        ``shape`` is that of all rows (of every process's)."""
+        n_samples = shape[0]
         steps = max(1, n_samples // self._batch_size)
         if warm:
             runs = f"a warm start: the fitted network, up to {self._max_iter} epochs"
@@ -636,8 +670,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self._n_heads > 1:
             runs += (f", {self._n_heads} heads" if self._n_init == 1 or warm
                      else f", {self._n_heads} heads each")
-            runs += (" (the one with the lowest "
-                     f"{'normalised cut' if uses else 'objective'} kept)")
+            spectral = uses and self._spectral_start(shape, warm, shard)
+            runs += (" (" + "the first started from the spectral clustering "
+                     "of the neighbour graph; " * spectral + "the one with the "
+                     f"lowest {'normalised cut' if uses else 'objective'} kept)")
         parallel = effective_n_jobs(self.n_jobs)
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))

@@ -42,11 +42,11 @@ def _stage(path):
     return state.handled, state.current is not None
 
 
-def _kill_fit_at(path, stage, timeout=120):
+def _kill_fit_at(path, stage, params=PARAMS, timeout=120):
     """Run a fit in another process and kill it once its checkpoint reaches
     ``stage``: "screening" (the first restart part-way through its screen)
     or "leader" (every restart screened, the best being trained on)."""
-    script = SCRIPT.format(path=str(path), params=PARAMS)
+    script = SCRIPT.format(path=str(path), params=params)
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
     try:
         deadline = time.monotonic() + timeout
@@ -54,7 +54,7 @@ def _kill_fit_at(path, stage, timeout=120):
             found = _stage(path)
             if found is not None and (
                     (stage == "screening" and found[1])
-                    or (stage == "leader" and found[0] == PARAMS["n_init"])):
+                    or (stage == "leader" and found[0] == params["n_init"])):
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "the fit ended before it could be killed"
@@ -64,18 +64,22 @@ def _kill_fit_at(path, stage, timeout=120):
     assert path.exists()
 
 
-@pytest.mark.parametrize("stage, n_jobs", [("screening", 1), ("leader", 1),
-                                           ("screening", 2)])
+@pytest.mark.parametrize("stage, n_jobs, n_heads", [
+    ("screening", 1, 1), ("leader", 1, 1), ("screening", 2, 1),
+    # several heads on 2-D data: the first starts from the spectral
+    # clustering, which the checkpoint holds, as it does the epochs done
+    ("screening", 1, 3)])
 def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, one_torch_thread,
-                                                          stage, n_jobs):
+                                                          stage, n_jobs, n_heads):
     path = tmp_path / "fit.ckpt"
-    _kill_fit_at(path, stage)
+    params = {**PARAMS, "n_heads": n_heads}
+    _kill_fit_at(path, stage, params)
     X = _blobs()
     # n_jobs=2: the restart left part-way is trained anew from its seed
     resumed = DeepEntropyClustering(checkpoint_path=path, n_jobs=n_jobs,
-                                    **PARAMS).fit(X)
+                                    **params).fit(X)
     assert not path.exists()  # removed once the fit completed
-    whole = DeepEntropyClustering(**PARAMS).fit(X)
+    whole = DeepEntropyClustering(**params).fit(X)
     np.testing.assert_array_equal(resumed.labels_, whole.labels_)
     assert resumed.objective_ == whole.objective_
     assert resumed.n_iter_ == whole.n_iter_ == PARAMS["max_iter"]

@@ -96,15 +96,18 @@ def test_without_neighbours_the_lowest_objective_is_kept(one_torch_thread):
     np.testing.assert_array_equal(model.labels_, model.head_labels_[best])
 
 
-@pytest.mark.parametrize("n_neighbors, rule", [(10, "normalised cut"),
-                                               (0, "objective")])
+@pytest.mark.parametrize("n_neighbors, spectral_head, rule", [
+    (10, False, "the one with the lowest normalised cut kept"),
+    (10, "auto", "the first started from the spectral clustering of the "
+                 "neighbour graph; the one with the lowest normalised cut kept"),
+    (0, "auto", "the one with the lowest objective kept")])
 def test_the_plan_says_how_the_head_is_chosen(one_torch_thread, capsys,
-                                              n_neighbors, rule):
+                                              n_neighbors, spectral_head, rule):
     DeepEntropyClustering(n_neighbors=n_neighbors, verbose=1,
+                          spectral_head=spectral_head,
                           **{**PARAMS, "max_iter": 1}).fit(_blobs())
     out = capsys.readouterr()
-    assert (f"1 restart of up to 1 epochs, 8 heads (the one with the lowest "
-            f"{rule} kept)") in out.out + out.err
+    assert f"1 restart of up to 1 epochs, 8 heads ({rule})" in out.out + out.err
 
 
 def test_normalized_cut_counts_the_symmetric_graph():

@@ -1,0 +1,134 @@
+"""The first head's start from the spectral clustering of the neighbour graph
+(``spectral_head``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs, make_circles
+
+from skdeepcluster import DeepEntropyClustering
+from skdeepcluster._data import InputScaler
+from skdeepcluster._estimator import _SPECTRAL_MAX_ROWS, _SPECTRAL_SHRINK
+from skdeepcluster._neighbors import nearest_neighbors, neighbor_graph, spectral_labels
+from skdeepcluster._networks import MultiHead, build_mlp
+from skdeepcluster.metrics import clustering_accuracy
+from skdeepcluster.objectives import SelfLabeling
+
+
+def _neighbors(X, k=10):
+    return nearest_neighbors(X, k, InputScaler.fit(X), torch.Generator().manual_seed(0))
+
+
+def _unequal_blobs():
+    """Three well-separated blobs of 400, 100 and 30 points."""
+    return make_blobs(n_samples=[400, 100, 30], centers=[[0, 0], [6, 6], [-6, 6]],
+                      random_state=0)
+
+
+def test_the_spectral_clustering_separates_rings():
+    X, y = make_circles(400, factor=0.4, noise=0.03, random_state=0)
+    labels = spectral_labels(_neighbors(X), 2, seed=0)
+    assert clustering_accuracy(y, labels) == 1.0
+
+
+def test_a_graph_in_pieces_is_clustered_quietly():
+    X, y = _unequal_blobs()
+    neighbors = _neighbors(X)
+    # no edge joins two blobs: the graph is in three pieces
+    W = neighbor_graph(neighbors)
+    assert not np.any(W[np.ix_(y == 0, y != 0)].toarray())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_labels(neighbors, 3, seed=0)
+    assert clustering_accuracy(y, labels) == 1.0
+
+
+def test_neighbor_graph_is_the_symmetric_count_of_listed_pairs():
+    neighbors = np.array([[1], [0], [0]])
+    W = neighbor_graph(neighbors).toarray()
+    np.testing.assert_array_equal(W, [[0, 2, 1], [2, 0, 0], [1, 0, 0]])
+
+
+def _objective(X, start_labels, start_prior, n_heads=2):
+    torch.manual_seed(0)
+    module = MultiHead(build_mlp(X.shape[1], 3, (8,)), n_heads)
+    return SelfLabeling(
+        X.astype(np.float32), module, InputScaler.fit(X), torch.device("cpu"),
+        loss="collision", fairness_weight=1.0, prior=None, margin_weight=0.0,
+        neighbors=_neighbors(X), augmenter=None,
+        generator=torch.Generator().manual_seed(0),
+        start_labels=start_labels, start_prior=start_prior)
+
+
+def test_the_first_head_trains_towards_the_start_labels_then_self_labels():
+    X, _ = _unequal_blobs()
+    # labels that no y-step would give: the first head's targets are these
+    start = np.random.default_rng(0).integers(0, 3, len(X))
+    objective = _objective(X, start, [0.2, 0.3, 0.5])
+    idx = np.arange(0, len(X), 3)
+    _, stats = objective(idx)
+    np.testing.assert_array_equal(stats[0]["labels"].numpy(), start[idx])
+    assert not np.array_equal(stats[1]["labels"].numpy(), start[idx])
+    # each head pulls towards its own prior
+    np.testing.assert_allclose(objective.proportions(3), [0.2, 0.3, 0.5])
+    with objective._on_head(1):
+        np.testing.assert_allclose(objective.proportions(3), [1 / 3] * 3)
+    objective.epochs_done = objective.start_epochs  # the start is over
+    _, stats = objective(idx)
+    assert not np.array_equal(stats[0]["labels"].numpy(), start[idx])
+
+
+def test_start_labels_are_refused_in_a_data_parallel_fit():
+    X, _ = _unequal_blobs()
+    with pytest.raises(ValueError, match="not supported in a data-parallel"):
+        SelfLabeling(X, MultiHead(build_mlp(2, 3, (8,)), 2), InputScaler.fit(X),
+                     torch.device("cpu"), loss="collision", fairness_weight=1.0,
+                     prior=None, margin_weight=0.0, neighbors=None, augmenter=None,
+                     generator=torch.Generator(), shard=object(),
+                     start_labels=np.zeros(len(X), dtype=int))
+
+
+def test_clusters_of_unequal_sizes_are_found(one_torch_thread):
+    X, y = _unequal_blobs()
+    model = DeepEntropyClustering(3, random_state=0).fit(X)
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+    sizes = np.sort(np.bincount(model.labels_, minlength=3))
+    np.testing.assert_allclose(sizes, [30, 100, 400], rtol=0.05)
+    # the kept head's prior is the spectral clustering's proportions, mixed
+    # with the uniform distribution
+    mix = _SPECTRAL_SHRINK
+    np.testing.assert_allclose(np.sort(model.cluster_prior_),
+                               (1 - mix) * np.array([30, 100, 400]) / 530 + mix / 3)
+    # without the spectral start, the uniform prior splits the big blob
+    balanced = DeepEntropyClustering(3, spectral_head=False, random_state=0).fit(X)
+    assert clustering_accuracy(y, balanced.labels_) < 0.9
+
+
+def test_a_prior_of_the_user_holds_for_the_first_head_too(one_torch_thread):
+    X, _ = _unequal_blobs()
+    prior = [0.5, 0.25, 0.25]
+    model = DeepEntropyClustering(3, cluster_prior=prior, max_iter=3,
+                                  random_state=0).fit(X)
+    assert model._spectral_start(X.shape)
+    np.testing.assert_allclose(model.cluster_prior_, prior)
+
+
+@pytest.mark.parametrize("params, shape, expected", [
+    ({}, (500, 2), True),
+    ({}, (500, 50), True),
+    ({}, (500, 51), False),  # neighbours searched on a projection
+    ({"spectral_head": True}, (500, 784), True),
+    ({"spectral_head": False}, (500, 2), False),
+    ({"n_heads": 1}, (500, 2), False),
+    ({"n_clusters": 1}, (500, 2), False),
+    ({}, (_SPECTRAL_MAX_ROWS + 1, 2), False),
+])
+def test_when_the_first_head_starts_from_the_spectral_clustering(params, shape,
+                                                                 expected):
+    model = DeepEntropyClustering(**{"n_clusters": 3, **params})
+    model._check_params_vs_input(np.zeros((10, shape[1])), n_samples=shape[0])
+    assert model._spectral_start(shape) is expected
+    assert model._spectral_start(shape, warm=True) is False
+    assert model._spectral_start(shape, shard=object()) is False
