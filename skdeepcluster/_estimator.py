@@ -87,8 +87,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     cluster_prior : array-like of shape (n_clusters,), "estimate" or None, \
             default=None
         The cluster proportions the fairness terms pull towards. An array gives
-        known proportions (non-negative, normalised to sum 1); None means
-        uniform; "estimate" starts uniform (a warm start: from
+        known proportions (non-negative, normalised to sum 1) and holds for
+        every head; None means uniform (but see ``spectral_head``: the head
+        started from the spectral clustering pulls towards that clustering's
+        proportions); "estimate" starts uniform (a warm start: from
         ``cluster_prior_``) and re-estimates them after every
         epoch from the pseudo-labels, mixed 9:1 with the uniform
         distribution (so that no cluster's prior falls below ``0.1 /
@@ -314,9 +316,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``proportions`` (the cluster prior for the next epoch, see
         ``cluster_prior``), ``time``.
     cluster_prior_ : ndarray of shape (n_clusters,)
-        The cluster proportions the kept restart's fairness terms pulled
-        towards at the end of training: uniform, ``cluster_prior`` normalised,
-        or the last estimate with ``cluster_prior="estimate"``.
+        The cluster proportions the kept restart's (and head's) fairness
+        terms pulled towards at the end of training: uniform,
+        ``cluster_prior`` normalised, the last estimate with
+        ``cluster_prior="estimate"``, or, when the head started from the
+        spectral clustering is kept (``spectral_head``), that clustering's
+        proportions mixed with a tenth of the uniform distribution.
     objective_ : float
         Final self-labeling objective of the kept restart (lower is better),
         on the training points (at most 100,000 evenly spaced ones).

@@ -132,3 +132,24 @@ def test_when_the_first_head_starts_from_the_spectral_clustering(params, shape,
     assert model._spectral_start(shape) is expected
     assert model._spectral_start(shape, warm=True) is False
     assert model._spectral_start(shape, shard=object()) is False
+
+
+def test_uniform_noise_keeps_every_cluster(one_torch_thread):
+    X = np.random.default_rng(0).uniform(size=(500, 2))
+    model = DeepEntropyClustering(4, random_state=0).fit(X)
+    assert model._spectral_start(X.shape)
+    sizes = np.bincount(model.labels_, minlength=4)
+    assert sizes.min() > 0.1 * len(X)
+
+
+def test_restarts_with_started_heads_pickle(one_torch_thread):
+    import pickle
+
+    X, _ = _unequal_blobs()
+    model = DeepEntropyClustering(3, n_init=2, n_heads=3, max_iter=20,
+                                  random_state=0).fit(X)
+    assert np.isclose(model.cluster_prior_.sum(), 1.0)
+    assert model.history_[-1]["proportions"] == model.cluster_prior_.tolist()
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.labels_)
+    np.testing.assert_array_equal(again.cluster_prior_, model.cluster_prior_)
