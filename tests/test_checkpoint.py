@@ -65,10 +65,9 @@ def _kill_fit_at(path, stage, params=PARAMS, timeout=120):
 
 
 @pytest.mark.parametrize("stage, n_jobs, n_heads", [
-    ("screening", 1, 1), ("leader", 1, 1), ("screening", 2, 1),
-    # several heads on 2-D data: the first starts from the spectral
-    # clustering, which the checkpoint holds, as it does the epochs done
-    ("screening", 1, 2)])
+    # two heads on 2-D data: the first starts from the spectral clustering,
+    # which the checkpoint holds, as it does the epochs done
+    ("screening", 1, 2), ("leader", 1, 1), ("screening", 2, 1)])
 def test_a_killed_fit_resumes_to_the_uninterrupted_result(tmp_path, one_torch_thread,
                                                           stage, n_jobs, n_heads):
     path = tmp_path / "fit.ckpt"
