@@ -313,11 +313,6 @@ class BaseDeepEstimator(BaseEstimator):
         """The torch threads of this fit (see :func:`cpu_threads`)."""
         return cpu_threads(device, self._step_work(X.shape[1], batch_size))
 
-    def _learning_rate(self) -> float:
-        """Adam's learning rate for this fit (``learning_rate_init``; a
-        subclass may resolve an "auto" setting)."""
-        return self.learning_rate_init
-
     def _loop_config(self, max_iter, batch_size) -> LoopConfig:
         return LoopConfig(max_iter=max_iter, batch_size=batch_size, tol=self.tol,
                           n_iter_no_change=self.n_iter_no_change)
@@ -340,7 +335,7 @@ class BaseDeepEstimator(BaseEstimator):
             if head_of(module) is None:
                 self._warn_unused({"margin_weight": "the network has no "
                                                    "torch.nn.Linear layer"})
-            optimizer = Adam(module.parameters(), lr=self._learning_rate())
+            optimizer = Adam(module.parameters(), lr=self.learning_rate_init)
             objective = self.objective_class(
                 X, module, scaler, device,
                 **self._objective_params(X, scaler, generator, **fit_data))

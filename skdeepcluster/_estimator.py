@@ -365,8 +365,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     _parameter_constraints: dict = {
         **BaseDeepEstimator._parameter_constraints,
-        "learning_rate_init": [StrOptions({"auto"}),
-                               Interval(Real, 0, None, closed="neither")],
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"collision", "reverse", "shannon"})],
         "fairness_weight": [Interval(Real, 0, None, closed="left")],
@@ -473,9 +471,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             _restart_plan(n_samples, self._batch_size, 1 if warm else self.n_init,
                           1 if warm else self.n_heads, self.screen_epochs,
                           self.max_iter, augmented=self.augment is not None))
-        self._lr = (_auto_learning_rate(self._max_iter * max(1, n_samples
-                                                             // self._batch_size))
-                    if self.learning_rate_init == "auto" else self.learning_rate_init)
         self._prior = None
         self._prior_start = None
         if isinstance(self.cluster_prior, str):  # "estimate", validated
@@ -513,9 +508,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             unused["image_shape"] = "only model='conv' and augment='affine' read " \
                 "images"
         self._warn_unused(unused)
-
-    def _learning_rate(self):
-        return self._lr
 
     def _build(self, n_features, device):
         """The network, with ``n_heads`` heads (see :class:`MultiHead`)."""
@@ -1023,8 +1015,6 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 #: 15 screening epochs and the 100 epochs of the kept run.
 _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
-#: ``learning_rate_init="auto"`` (see :func:`_auto_learning_rate`).
-_LR_BASE, _LR_FULL_STEPS, _LR_MAX_FACTOR = 1e-3, 1000, 10.0
 #: From this many rows up a run that is not screened is counted in steps.
 _FULL_ROWS = 70_000
 
@@ -1062,13 +1052,6 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
                         screen_epochs + 1) if screened else _run_epochs(n_samples,
                                                                         steps))
     return n_init, n_heads, screen_epochs, max_iter
-
-
-def _auto_learning_rate(planned_steps):
-    """``learning_rate_init="auto"``: 1e-3, raised for a run of few
-    optimisation steps in inverse proportion to them below
-    ``_LR_FULL_STEPS``, at most tenfold (1e-2 at 100 steps or fewer)."""
-    return _LR_BASE * min(_LR_MAX_FACTOR, max(1.0, _LR_FULL_STEPS / planned_steps))
 
 
 def _run_epochs(n_samples, steps):
