@@ -139,7 +139,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3
-        Adam learning rate.
+        Adam learning rate. Small low-dimensional data get few optimisation
+        steps (500 points: one per epoch); on 2-D shapes such as interlocking
+        moons 1e-2 finds boundaries the default misses, though not on every
+        kind of data (see the "What matters" page).
     margin_weight : float, default=1e-3
         Margin term: weight of ``||W||²`` of the network's last linear layer.
     n_init : "auto" or int, default="auto"
