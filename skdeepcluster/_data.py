@@ -96,10 +96,16 @@ def host_rows(X, idx) -> np.ndarray:
 
 def fetch(X, idx, device) -> torch.Tensor:
     """Rows ``idx`` of host array X as a float32 tensor on ``device``."""
-    batch = torch.from_numpy(host_rows(X, idx))
+    return to_device(torch.from_numpy(host_rows(X, idx)), device)
+
+
+def to_device(tensor, device) -> torch.Tensor:
+    """A host tensor on ``device``; to a GPU through pinned memory, without
+    waiting (a copy from pageable memory waits for the work queued before
+    it)."""
     if device.type == "cuda":
-        return batch.pin_memory().to(device, non_blocking=True)
-    return batch.to(device)
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def batches(n_samples, batch_size, generator):

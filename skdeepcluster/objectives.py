@@ -44,7 +44,7 @@ import torch
 
 from . import losses
 from . import pseudo_labels as pl
-from ._data import fetch
+from ._data import fetch, to_device
 from ._networks import MultiHead, head_of
 from .metrics import size_balance
 from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
@@ -79,10 +79,11 @@ class SelfLabeling:
     both views against those pseudo-labels plus the head's margin penalty.
 
     With ``start_labels`` (a label per row of X, e.g. a spectral
-    clustering of the neighbour graph), the first head is trained towards
-    them for its first ``start_epochs`` epochs and then by self-labeling
-    like the others; ``start_prior`` is then its own cluster prior (the
-    other heads keep ``prior``). Not in a data-parallel fit.
+    clustering of the neighbour graph), the first of several heads is
+    trained towards them for its first ``start_epochs`` epochs and then by
+    self-labeling like the others; ``start_prior`` is then its own cluster
+    prior (the other heads keep ``prior``). Both are ignored for a network
+    of one head, and refused in a data-parallel fit.
 
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
@@ -137,6 +138,8 @@ class SelfLabeling:
         if start_labels is not None and shard is not None:
             raise ValueError("start_labels are not supported in a "
                              "data-parallel fit.")
+        if len(self.heads) == 1:  # the start is for the first of several
+            start_labels = start_prior = None
         self.start_labels = start_labels
         self.epochs_done = 0
         first_prior = self.prior
@@ -304,11 +307,12 @@ class SelfLabeling:
                 views[0], log_p if len(log_probs) > 1 else log_p[0], idx)
         with torch.no_grad():
             stats = []
+            rows = to_device(torch.from_numpy(idx), self.last_labels.device)
             for head, p, target in zip(log_probs, probs, targets):
                 log_p = head[0].detach()
                 p = log_p.exp() if len(views) > 1 else p
                 entropy = losses.entropy_from_log_probs(log_p, p)
-                stats.append({"labels": target.argmax(1), "idx": idx,
+                stats.append({"labels": target.argmax(1), "idx": rows,
                               "prob_sum": p.sum(0), "entropy_sum": entropy.sum(),
                               "target_sum": target.sum(0)})
         return loss, stats
@@ -390,7 +394,7 @@ class SelfLabeling:
         target = torch.full(like.shape, self.start_smoothing / n_clusters,
                             dtype=like.dtype)
         target[torch.arange(len(idx)), labels] += 1.0 - self.start_smoothing
-        return target.to(like.device)
+        return to_device(target, like.device)
 
     def _shared_weak_fairness(self, log_probs, mean):
         """This process's share of ``KL(σ̄ ‖ u)`` over the global batch, with
@@ -423,7 +427,7 @@ class SelfLabeling:
         the batches' activations free, so that each batch needs fresh memory.
         The totals stay on the device (no synchronisation per batch).
         """
-        idx = torch.from_numpy(record["idx"]).to(self.last_labels.device)
+        idx = record["idx"]  # on the device, made once for every head
         labels = record["labels"]
         moved = (self.last_labels[idx] != labels).sum()
         self.last_labels[idx] = labels

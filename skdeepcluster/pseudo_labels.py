@@ -216,12 +216,12 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
         first = 1
     elif y is None:
         y = _uniform_start(sigma)
-    floor = _collision_floor(y, lam, accelerate)
+    check_every = _check_every(sigma, sync_free)
+    floor = _collision_floor(y, lam, accelerate, host=check_every == 1)
     if first:
         y = _apply_floor(y, floor)
         if callback is not None:
             callback(0, y)
-    check_every = _check_every(sigma, sync_free)
     options = {"floor": floor, "first": first, "accelerate": accelerate,
                "callback": callback}
     if check_every == 1:
@@ -234,7 +234,7 @@ def _uniform_start(sigma):
     return torch.full_like(sigma, 1.0 / sigma.shape[1])
 
 
-def _collision_floor(y, lam, accelerate):
+def _collision_floor(y, lam, accelerate, *, host=True):
     """The smallest entry an over-relaxed step may leave (None: no floor).
 
     With fairness, the optimal support of a row can grow while the fairness
@@ -242,14 +242,16 @@ def _collision_floor(y, lam, accelerate):
     exactly 0, and a zero never comes back. Entries are therefore kept above
     a floor of eps² (~5e-32 in float64, a negligible change of F); entries
     that start at zero stay zero (a tensor floor that is 0 there). Without
-    fairness the optimum is the argmax vertex and no floor is needed.
+    fairness the optimum is the argmax vertex and no floor is needed. Off
+    the ``host`` loop the floor is always the tensor one, so that no step
+    waits for the device to say whether ``y`` has zeros.
     """
     if not accelerate or lam <= 0:
         return None
     floor = torch.finfo(y.dtype).eps ** 2
-    if not bool((y > 0).all()):
-        return floor * (y > 0).to(y.dtype)
-    return floor
+    if host and bool((y > 0).all()):
+        return floor
+    return floor * (y > 0).to(y.dtype)
 
 
 def _collision_weights(sigma, dots, col_sums, lam_nu, tiny):
@@ -264,7 +266,7 @@ def _collision_weights(sigma, dots, col_sums, lam_nu, tiny):
     return g, g.amax(dim=1, keepdim=True), w
 
 
-def _collision_constants(sigma, lam, u):
+def _collision_constants(sigma, lam, u, *, host=True):
     """``N``, ``λNu`` (None without fairness) and ``λ (Σ u ln u + ln N)``, the
     constant part of ``λ KL(u ‖ S/N)`` (``Σ u = 1``).
 
@@ -275,7 +277,9 @@ def _collision_constants(sigma, lam, u):
     n = sigma.shape[0]
     if lam <= 0:
         return n, None, 0.0
-    return n, lam * n * u, lam * (float(torch.xlogy(u, u).sum()) + math.log(n))
+    u_log_u = torch.xlogy(u, u).sum()
+    # off the host loop the constant stays a device scalar (no wait for it)
+    return n, lam * n * u, lam * ((float(u_log_u) if host else u_log_u) + math.log(n))
 
 
 def _collision_terms(sigma, labels, lam, u):
@@ -375,7 +379,7 @@ def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
     is evaluated (one synchronisation) every ``check_every`` iterations.
     """
     tiny = torch.finfo(sigma.dtype).tiny
-    n, lam_nu, fair_const = _collision_constants(sigma, lam, u)
+    n, lam_nu, fair_const = _collision_constants(sigma, lam, u, host=False)
 
     def state(labels):  # the host loop's arithmetic, on device scalars
         dots, col_sums, log_sum, fair_sum = _collision_terms(sigma, labels, lam, u)

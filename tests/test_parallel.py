@@ -28,6 +28,8 @@ def _same_fit(a, b):
         assert torch.equal(p, q)
 
 
+# (2, 3): three heads on 2-D blobs, the first started from the spectral
+# clustering (screened while its start lasts)
 @pytest.mark.parametrize("screen_epochs, n_heads", [(None, 1), (2, 1), (2, 3)])
 def test_parallel_restarts_train_what_sequential_ones_do(blobs, one_torch_thread,
                                                          screen_epochs, n_heads):

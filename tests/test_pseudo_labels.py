@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.overrides import TorchFunctionMode
 
 from skdeepcluster import pseudo_labels as pl
 from skdeepcluster.pseudo_labels import (
@@ -517,3 +518,35 @@ def test_result_is_an_ordinary_tensor():
         assert not y.is_inference()
         y.mul_(1.0)
         assert y.clone().requires_grad_(True).requires_grad
+
+
+class _SynchronisingCalls(TorchFunctionMode):
+    """Counts the tensor calls that make the host wait for the device."""
+
+    NAMES = {"item", "tolist", "cpu", "numpy", "__bool__", "__float__",
+             "__int__", "nonzero"}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += getattr(func, "__name__", "") in self.NAMES
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_the_accelerator_path_waits_only_for_its_stopping_tests(lam):
+    # One wait per test of the stopping rule, none to set up the floor or
+    # the fairness constants. In 13 iterations the rule is tested once (at
+    # iteration 5; the next test would be at 15), so a tolerance the solve
+    # never reaches costs one wait, and tol=0 (never tested) none.
+    probs = _probs(256, 10, seed=3)
+    u = _uniform(10)
+    for tol, expected in ((0.0, 0), (1e-30, 1)):
+        counter = _SynchronisingCalls()
+        with counter:
+            _, n_iter = pl._em(probs, None, "collision", lam, u, 13, tol,
+                               sync_free=True)
+        assert n_iter == 13
+        assert counter.count == expected

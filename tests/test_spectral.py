@@ -1,6 +1,7 @@
 """The first head's start from the spectral clustering of the neighbour graph
 (``spectral_head``)."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.datasets import make_blobs, make_circles
 
 from skdeepcluster import DeepEntropyClustering
 from skdeepcluster._data import InputScaler
-from skdeepcluster._estimator import _SPECTRAL_MAX_ROWS, _SPECTRAL_SHRINK
+from skdeepcluster._estimator import _SPECTRAL_MAX_ROWS
 from skdeepcluster._neighbors import nearest_neighbors, neighbor_graph, spectral_labels
 from skdeepcluster._networks import MultiHead, build_mlp
 from skdeepcluster.metrics import clustering_accuracy
@@ -98,7 +99,7 @@ def test_clusters_of_unequal_sizes_are_found(one_torch_thread):
     np.testing.assert_allclose(sizes, [30, 100, 400], rtol=0.05)
     # the kept head's prior is the spectral clustering's proportions, mixed
     # with the uniform distribution
-    mix = _SPECTRAL_SHRINK
+    mix = SelfLabeling.prior_shrink
     np.testing.assert_allclose(np.sort(model.cluster_prior_),
                                (1 - mix) * np.array([30, 100, 400]) / 530 + mix / 3)
     # without the spectral start, the uniform prior splits the big blob
@@ -112,7 +113,50 @@ def test_a_prior_of_the_user_holds_for_the_first_head_too(one_torch_thread):
     model = DeepEntropyClustering(3, cluster_prior=prior, max_iter=3,
                                   random_state=0).fit(X)
     assert model._spectral_start(X.shape)
+    # the started head gets no prior of its own: the user's holds for all
+    assert model._start_prior(np.array([0, 0, 1, 2])) is None
     np.testing.assert_allclose(model.cluster_prior_, prior)
+    unset = DeepEntropyClustering(3)
+    unset._check_params_vs_input(X)
+    np.testing.assert_allclose(unset._start_prior(np.array([0, 0, 1, 2])),
+                               0.9 * np.array([0.5, 0.25, 0.25]) + 0.1 / 3)
+
+
+def test_a_network_of_one_head_ignores_start_labels():
+    X, _ = _unequal_blobs()
+    objective = SelfLabeling(
+        X.astype(np.float32), build_mlp(2, 3, (8,)), InputScaler.fit(X),
+        torch.device("cpu"), loss="collision", fairness_weight=1.0, prior=None,
+        margin_weight=0.0, neighbors=_neighbors(X), augmenter=None,
+        generator=torch.Generator().manual_seed(0),
+        start_labels=np.zeros(len(X), dtype=int), start_prior=[0.2, 0.3, 0.5])
+    assert objective.start_labels is None
+    np.testing.assert_allclose(objective.proportions(3), [1 / 3] * 3)
+
+
+def test_a_warm_start_keeps_the_started_heads_prior(one_torch_thread):
+    X, y = _unequal_blobs()
+    model = DeepEntropyClustering(3, random_state=0).fit(X)
+    fitted = model.cluster_prior_.copy()
+    assert not np.allclose(fitted, 1 / 3)  # the started head was kept
+    model.set_params(warm_start=True, max_iter=5).fit(X)
+    np.testing.assert_allclose(model.cluster_prior_, fitted)
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"n_heads": 1}, "it starts the first of several heads"),
+    ({"n_neighbors": 0}, "it clusters the graph of the neighbour lists"),
+    ({"distributed": True}, "in a data-parallel fit"),
+])
+def test_spectral_head_true_warns_when_it_cannot_start(params, reason):
+    X, _ = _unequal_blobs()
+    model = DeepEntropyClustering(3, spectral_head=True, **params)
+    with pytest.warns(UserWarning, match=f"spectral_head=True is ignored: {reason}"):
+        model._check_params_vs_input(X)
+    with warnings.catch_warnings():  # "auto" says nothing
+        warnings.simplefilter("error")
+        model.set_params(spectral_head="auto")._check_params_vs_input(X)
 
 
 @pytest.mark.parametrize("params, shape, expected", [
@@ -123,6 +167,7 @@ def test_a_prior_of_the_user_holds_for_the_first_head_too(one_torch_thread):
     ({"spectral_head": False}, (500, 2), False),
     ({"n_heads": 1}, (500, 2), False),
     ({"n_clusters": 1}, (500, 2), False),
+    ({"n_neighbors": 0, "adversarial_weight": 0.5}, (500, 2), False),
     ({}, (_SPECTRAL_MAX_ROWS + 1, 2), False),
 ])
 def test_when_the_first_head_starts_from_the_spectral_clustering(params, shape,
@@ -143,8 +188,6 @@ def test_uniform_noise_keeps_every_cluster(one_torch_thread):
 
 
 def test_restarts_with_started_heads_pickle(one_torch_thread):
-    import pickle
-
     X, _ = _unequal_blobs()
     model = DeepEntropyClustering(3, n_init=2, n_heads=3, max_iter=20,
                                   random_state=0).fit(X)
