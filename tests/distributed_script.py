@@ -27,7 +27,7 @@ PARAMS = dict(n_clusters=4, n_init=2, n_heads=2, screen_epochs=1, max_iter=3,
 
 
 #: The fit a checkpoint resumes: long enough to be killed part-way.
-RESUMABLE = dict(n_clusters=3, n_init=2, screen_epochs=3, max_iter=40,
+RESUMABLE = dict(n_clusters=3, n_init=2, screen_epochs=3, max_iter=24,
                  batch_size=32, n_iter_no_change=0, checkpoint_every=1,
                  random_state=0)
 

@@ -14,7 +14,7 @@ from sklearn.datasets import make_blobs
 
 from skdeepcluster import DeepEntropyClustering
 
-PARAMS = dict(n_clusters=3, n_init=2, screen_epochs=3, max_iter=80, batch_size=32,
+PARAMS = dict(n_clusters=3, n_init=2, screen_epochs=3, max_iter=40, batch_size=32,
               n_iter_no_change=0, checkpoint_every=1, random_state=0)
 
 SCRIPT = """
