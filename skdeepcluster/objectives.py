@@ -133,14 +133,16 @@ class SelfLabeling:
         self.heads = (module.heads() if isinstance(module, MultiHead)
                       else [head_of(module)])
         self.head = self.heads[0]
-        # the first head's start: labels of every row (a host int array) it
-        # is trained towards for start_epochs epochs, and its own prior
+        # the first head's start: labels of every row (kept on the device,
+        # as last_labels) it is trained towards for start_epochs epochs, and
+        # its own prior
         if start_labels is not None and shard is not None:
             raise ValueError("start_labels are not supported in a "
                              "data-parallel fit.")
         if len(self.heads) == 1:  # the start is for the first of several
             start_labels = start_prior = None
-        self.start_labels = start_labels
+        self.start_labels = None if start_labels is None else torch.as_tensor(
+            np.asarray(start_labels), dtype=torch.int64, device=device)
         self.epochs_done = 0
         first_prior = self.prior
         if start_prior is not None:
@@ -264,6 +266,8 @@ class SelfLabeling:
 
     def __call__(self, idx):
         shard = self.shard
+        # the batch's rows on the device, once for the statistics of every head
+        rows = to_device(torch.from_numpy(idx), self.last_labels.device)
         x = fetch(self.X, idx, self.device)
         views = [self.view(x)]
         if self.pair_neighbors:
@@ -295,7 +299,7 @@ class SelfLabeling:
                 means = [None] * len(probs)
                 if (self.start_labels is not None
                         and self.epochs_done < self.start_epochs):
-                    targets[0] = self._start_targets(idx, targets[0])
+                    targets[0] = self._start_targets(rows, targets[0])
             else:
                 targets, means = self._global_y_step(probs, log_probs)
         loss = sum(self._head_loss(h, idx, *parts) for h, parts in
@@ -307,7 +311,6 @@ class SelfLabeling:
                 views[0], log_p if len(log_probs) > 1 else log_p[0], idx)
         with torch.no_grad():
             stats = []
-            rows = to_device(torch.from_numpy(idx), self.last_labels.device)
             for head, p, target in zip(log_probs, probs, targets):
                 log_p = head[0].detach()
                 p = log_p.exp() if len(views) > 1 else p
@@ -385,16 +388,15 @@ class SelfLabeling:
                 targets.append(self.pseudo_labels(p))
         return targets
 
-    def _start_targets(self, idx, like):
+    def _start_targets(self, rows, like):
         """The first head's targets while it starts from ``start_labels``:
-        the rows' labels as one-hot rows mixed with the uniform
-        distribution in the share ``start_smoothing``."""
-        n_clusters = like.shape[1]
-        labels = torch.from_numpy(np.asarray(self.start_labels[idx], dtype=np.int64))
-        target = torch.full(like.shape, self.start_smoothing / n_clusters,
-                            dtype=like.dtype)
-        target[torch.arange(len(idx)), labels] += 1.0 - self.start_smoothing
-        return to_device(target, like.device)
+        the labels of ``rows`` (on the device) as one-hot rows mixed with
+        the uniform distribution in the share ``start_smoothing``."""
+        target = torch.full(like.shape, self.start_smoothing / like.shape[1],
+                            dtype=like.dtype, device=like.device)
+        target[torch.arange(len(rows), device=like.device),
+               self.start_labels[rows]] += 1.0 - self.start_smoothing
+        return target
 
     def _shared_weak_fairness(self, log_probs, mean):
         """This process's share of ``KL(σ̄ ‖ u)`` over the global batch, with
