@@ -73,6 +73,8 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
     stopped = False  # by the early-stopping rule
     module.train()
     try:
+        if first == 0 and hasattr(objective, "start"):
+            objective.start(optimizer, generator)
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)

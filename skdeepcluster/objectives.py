@@ -13,7 +13,9 @@ every mini-batch. It follows this protocol:
 - ``tally(record)``: add one batch's record to the epoch's running totals;
 - ``end_epoch() -> dict``: the epoch's summary (it goes into ``history_``;
   a ``"change"`` entry drives early stopping) and a fresh start of the totals;
-- ``release()``: drop what only training needs, once the loop has ended.
+- ``release()``: drop what only training needs, once the loop has ended;
+- optionally ``start(optimizer, generator)``: steps to take before the first
+  epoch of a run (a run resumed past its first epoch does not take them).
 
 :class:`SelfLabeling` is the objective of
 :class:`~skdeepcluster.DeepEntropyClustering` and :class:`Supervised` the
@@ -44,7 +46,7 @@ import torch
 
 from . import losses
 from . import pseudo_labels as pl
-from ._data import fetch, to_device
+from ._data import batches, fetch, to_device
 from ._networks import MultiHead, head_of
 from .metrics import size_balance
 from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
@@ -79,11 +81,12 @@ class SelfLabeling:
     both views against those pseudo-labels plus the head's margin penalty.
 
     With ``start_labels`` (a label per row of X, e.g. a spectral
-    clustering of the neighbour graph), the first of several heads is
-    trained towards them for its first ``start_epochs`` epochs and then by
-    self-labeling like the others; ``start_prior`` is then its own cluster
-    prior (the other heads keep ``prior``). Both are ignored for a network
-    of one head, and refused in a data-parallel fit.
+    clustering of the neighbour graph), the first of several heads is first
+    fitted to them as a classifier (``start_steps`` steps, see
+    :meth:`start`), then trained towards them for its first ``start_epochs``
+    epochs and then by self-labeling like the others; ``start_prior`` is
+    then its own cluster prior (the other heads keep ``prior``). Both are
+    ignored for a network of one head, and refused in a data-parallel fit.
 
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
@@ -100,6 +103,9 @@ class SelfLabeling:
     #: With ``start_labels``, the epochs during which the first head is
     #: trained towards them (instead of its y-step's pseudo-labels).
     start_epochs = 10
+    #: With ``start_labels``, the supervised steps of :meth:`start` and
+    #: their batch size (at most the number of rows).
+    start_steps, start_batch_size = 300, 64
     #: The share of the uniform distribution in the targets made from
     #: ``start_labels`` (a target of exactly 0 has no logarithm).
     start_smoothing = 0.05
@@ -387,6 +393,36 @@ class SelfLabeling:
             with self._on_head(h):
                 targets.append(self.pseudo_labels(p))
         return targets
+
+    def start(self, optimizer, generator):
+        """Before the first epoch, fit the first head to ``start_labels``:
+        ``start_steps`` steps of cross-entropy (smoothed by
+        ``start_smoothing``) on shuffled batches of ``start_batch_size``
+        rows, drawn from ``generator``; nothing without ``start_labels``.
+
+        A small data set gets few steps per epoch (500 points: two), too few
+        for the network to take a curved boundary of the start labels within
+        the ``start_epochs``; fitted first, it does (the user guide's "What
+        matters" page).
+        """
+        if self.start_labels is None or self.start_steps <= 0:
+            return
+        n_rows = self.X.shape[0]
+        size = min(self.start_batch_size, n_rows)
+        taken = 0
+        while taken < self.start_steps:
+            for idx in batches(n_rows, size, generator):
+                rows = to_device(torch.from_numpy(idx), self.start_labels.device)
+                logits = self.module(self.view(fetch(self.X, idx, self.device)))[0]
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float(), self.start_labels[rows],
+                    label_smoothing=self.start_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                taken += 1
+                if taken == self.start_steps:
+                    return
 
     def _start_targets(self, rows, like):
         """The first head's targets while it starts from ``start_labels``:
