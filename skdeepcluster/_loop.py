@@ -74,7 +74,7 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
     module.train()
     try:
         if first == 0 and hasattr(objective, "start"):
-            objective.start(optimizer, generator)
+            objective.start(optimizer, generator, config.max_iter)
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)

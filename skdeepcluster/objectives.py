@@ -14,8 +14,9 @@ every mini-batch. It follows this protocol:
 - ``end_epoch() -> dict``: the epoch's summary (it goes into ``history_``;
   a ``"change"`` entry drives early stopping) and a fresh start of the totals;
 - ``release()``: drop what only training needs, once the loop has ended;
-- optionally ``start(optimizer, generator)``: steps to take before the first
-  epoch of a run (a run resumed past its first epoch does not take them).
+- optionally ``start(optimizer, generator, epochs)``: steps to take before
+  the first epoch of a run of ``epochs`` epochs (a run resumed past its first
+  epoch does not take them).
 
 :class:`SelfLabeling` is the objective of
 :class:`~skdeepcluster.DeepEntropyClustering` and :class:`Supervised` the
@@ -103,8 +104,9 @@ class SelfLabeling:
     #: With ``start_labels``, the epochs during which the first head is
     #: trained towards them (instead of its y-step's pseudo-labels).
     start_epochs = 10
-    #: With ``start_labels``, the supervised steps of :meth:`start` and
-    #: their batch size (at most the number of rows).
+    #: With ``start_labels``, the supervised steps of :meth:`start` (at most
+    #: as many passes over the data as the run has epochs) and their batch
+    #: size (at most the number of rows).
     start_steps, start_batch_size = 300, 64
     #: The share of the uniform distribution in the targets made from
     #: ``start_labels`` (a target of exactly 0 has no logarithm).
@@ -394,11 +396,13 @@ class SelfLabeling:
                 targets.append(self.pseudo_labels(p))
         return targets
 
-    def start(self, optimizer, generator):
+    def start(self, optimizer, generator, epochs):
         """Before the first epoch, fit the first head to ``start_labels``:
         ``start_steps`` steps of cross-entropy (smoothed by
         ``start_smoothing``) on shuffled batches of ``start_batch_size``
-        rows, drawn from ``generator``; nothing without ``start_labels``.
+        rows, drawn from ``generator``, or fewer where ``epochs`` passes over
+        the data are fewer steps (a run of 3 epochs on 60 rows takes 3);
+        nothing without ``start_labels``.
 
         A small data set gets few steps per epoch (500 points: two), too few
         for the network to take a curved boundary of the start labels within
@@ -409,8 +413,9 @@ class SelfLabeling:
             return
         n_rows = self.X.shape[0]
         size = min(self.start_batch_size, n_rows)
-        taken = 0
-        while taken < self.start_steps:
+        steps = min(self.start_steps, epochs * max(1, n_rows // size))
+        taken, total = 0, torch.zeros((), device=self.start_labels.device)
+        while taken < steps:
             for idx in batches(n_rows, size, generator):
                 rows = to_device(torch.from_numpy(idx), self.start_labels.device)
                 logits = self.module(self.view(fetch(self.X, idx, self.device)))[0]
@@ -420,9 +425,16 @@ class SelfLabeling:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                total += loss.detach()
                 taken += 1
-                if taken == self.start_steps:
-                    return
+                if taken == steps:
+                    break
+        if not torch.isfinite(total):  # one wait for the device, at the end
+            raise FloatingPointError(
+                f"The training loss became {float(total)} while the first head "
+                "was fitted to the spectral clustering (before epoch 1). Try a "
+                "lower learning_rate_init, or check X for extreme values."
+            )
 
     def _start_targets(self, rows, like):
         """The first head's targets while it starts from ``start_labels``:

@@ -158,9 +158,10 @@ def test_random_state_none_leaves_numpy_global_rng_alone(blobs):
 
 def test_n_init_keeps_lowest_objective(blobs):
     X, _ = blobs
-    # The first restart of n_init=3 uses the same seed as the n_init=1 fit.
-    one = small(max_iter=3, n_init=1).fit(X)
-    three = small(max_iter=3, n_init=3).fit(X)
+    # The first restart of n_init=3 uses the same seed as the n_init=1 fit
+    # (of one head each: n_init=1 alone would train eight).
+    one = small(max_iter=3, n_init=1, n_heads=1).fit(X)
+    three = small(max_iter=3, n_init=3, n_heads=1).fit(X)
     assert three.objective_ <= one.objective_ + 1e-12
 
 
@@ -755,8 +756,12 @@ def test_image_shape_error_names_the_setting_the_user_chose():
 
 def test_cluster_prior_attribute_on_every_path(blobs, tmp_path):
     X, _ = blobs
-    uniform = small().fit(X)
+    uniform = small(spectral_head=False).fit(X)
     np.testing.assert_array_equal(uniform.cluster_prior_, np.full(4, 0.25))
+    started = small().fit(X)  # the kept head's prior: uniform, or the start's
+    assert started.cluster_prior_.sum() == pytest.approx(1.0)
+    assert started.history_[-1]["proportions"] == pytest.approx(
+        started.cluster_prior_.tolist())
     given = small(cluster_prior=[1, 1, 1, 5]).fit(X)
     np.testing.assert_allclose(given.cluster_prior_, [0.125] * 3 + [0.625])
     assert all(h["proportions"] == pytest.approx(given.cluster_prior_.tolist())

@@ -42,7 +42,10 @@ def X():
 
 SMALL = {"n_clusters": 3, "max_iter": 3, "hidden_layer_sizes": (16,),
          "n_neighbors": 3, "batch_size": 30, "n_iter_no_change": 0,
-         "n_init": 1, "device": "cpu", "random_state": 0}
+         "n_init": 1, "device": "cpu", "random_state": 0,
+         # the faults below count the network's calls from the first epoch's
+         # first batch: no steps before it
+         "spectral_head": False}
 
 
 def small(**kw):
@@ -280,6 +283,15 @@ def test_non_finite_loss_names_the_epoch_and_what_to_change(X):
     model = small(model=faulty("nan", 3), max_iter=4)  # epoch 2, first batch
     with pytest.raises(FloatingPointError,
                        match="epoch 2.*lower learning_rate_init.*margin_weight"):
+        model.fit(X)
+    assert not hasattr(model, "module_")
+
+
+def test_non_finite_loss_before_the_first_epoch_is_reported(X):
+    # the started head's fit to the spectral labels: its third step
+    model = small(model=faulty("nan", 3), spectral_head=True, n_heads=2, max_iter=4)
+    with pytest.raises(FloatingPointError,
+                       match="fitted to the spectral clustering .before epoch 1"):
         model.fit(X)
     assert not hasattr(model, "module_")
 

@@ -96,14 +96,18 @@ def test_the_start_fits_the_first_head_to_the_start_labels():
     first = objective.module(objective.view(torch.as_tensor(X, dtype=torch.float32)))[0]
     assert clustering_accuracy(y, first.argmax(1).numpy()) < 0.95
     optimizer = _CountingAdam(objective.module.parameters(), lr=1e-3)
-    objective.start(optimizer, torch.Generator().manual_seed(0))
+    # 300 rows are 4 batches of 64: 3 epochs' passes are 12 steps
+    objective.start(optimizer, torch.Generator().manual_seed(0), 3)
+    assert optimizer.steps == 12
+    optimizer.steps = 0
+    objective.start(optimizer, torch.Generator().manual_seed(0), 100)
     assert optimizer.steps == SelfLabeling.start_steps
     first = objective.module(objective.view(torch.as_tensor(X, dtype=torch.float32)))[0]
     # the curved boundary between the moons, not a straight cut
     assert np.mean(first.argmax(1).numpy() == y) >= 0.99
     # without start labels there is nothing to take
     optimizer.steps = 0
-    _objective(X, None, None).start(optimizer, torch.Generator())
+    _objective(X, None, None).start(optimizer, torch.Generator(), 100)
     assert optimizer.steps == 0
 
 
