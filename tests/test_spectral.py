@@ -86,7 +86,7 @@ class _CountingAdam(torch.optim.Adam):
     steps = 0
 
     def step(self, closure=None):
-        type(self).steps += 1
+        self.steps += 1
         return super().step(closure)
 
 
