@@ -200,7 +200,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         sizes set ``spectral_head=True``: 0.839 against 0.635 on a
         long-tailed subset of digits. It needs several heads (a network
         with a ``torch.nn.Linear`` head), neighbour lists (``n_neighbors >
-        0``) and at most 100,000 rows, and is not used in a warm start (which
+        0``), at most 100,000 rows and more than ``n_neighbors + 1`` (a graph
+        that joins every pair of rows says nothing), and is not used in a
+        warm start (which
         keeps the prior of the fitted head) or a data-parallel fit;
         ``spectral_head=True`` warns when one of these turns it off.
 
@@ -588,6 +590,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             return "one cluster needs no clustering of the graph"
         if n_samples > _SPECTRAL_MAX_ROWS:
             return f"it is used up to {_SPECTRAL_MAX_ROWS:,} rows"
+        if n_samples <= self.n_neighbors + 1:
+            return (f"with n_neighbors={self.n_neighbors} on {n_samples} rows "
+                    "the graph joins every pair of rows")
         return None
 
     def _start_prior(self, start_labels):

@@ -200,6 +200,18 @@ def test_spectral_head_true_warns_when_it_cannot_start(params, reason):
         model.set_params(spectral_head="auto")._check_params_vs_input(X)
 
 
+def test_a_graph_that_joins_every_pair_starts_no_head():
+    # every row lists every other: the graph says nothing, its spectral
+    # clustering is arbitrary (it emptied a cluster of 10 uniform points)
+    X = np.random.RandomState(0).uniform(size=(10, 3))
+    model = DeepEntropyClustering(3, spectral_head=True)
+    with pytest.warns(UserWarning, match="the graph joins every pair of rows"):
+        model._check_params_vs_input(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DeepEntropyClustering(3, max_iter=20, random_state=1).fit(X)
+
+
 @pytest.mark.parametrize("params, shape, expected", [
     ({}, (500, 2), True),
     ({}, (500, 50), True),
@@ -210,6 +222,8 @@ def test_spectral_head_true_warns_when_it_cannot_start(params, reason):
     ({"n_clusters": 1}, (500, 2), False),
     ({"n_neighbors": 0, "adversarial_weight": 0.5}, (500, 2), False),
     ({}, (_SPECTRAL_MAX_ROWS + 1, 2), False),
+    ({}, (11, 2), False),  # 10 neighbours of 11 rows: every pair joined
+    ({}, (12, 2), True),
 ])
 def test_when_the_first_head_starts_from_the_spectral_clustering(params, shape,
                                                                  expected):
