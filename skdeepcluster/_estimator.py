@@ -180,10 +180,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         those labels as a classifier (300 steps of 64 rows, at most
         ``max_iter`` passes over the data), then for its first 10 epochs
         (all of them when ``max_iter`` is 10 or less) trained towards them,
-        then by self-labeling like the others, pulled towards
-        the cluster proportions the spectral clustering found, mixed with
-        the uniform distribution in the share 0.1 (with a ``cluster_prior``
-        of the user's, towards that instead). The head kept is still the one
+        then by self-labeling like the others, pulled towards the cluster
+        proportions the spectral clustering found, mixed with the uniform
+        distribution in the share 0.1 (with a ``cluster_prior`` of the
+        user's, towards that instead). The head kept is still the one
         with the lowest normalised cut; restarts of several heads are still
         ranked by their objective, each under its kept head's prior. It
         finds clusters of unequal sizes, which the uniform prior of the
@@ -194,16 +194,16 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         suite's ten sets of 2 to 30 features it lifted the mean accuracy
         from 0.834 to 0.961 (moons 1.000 on every seed tried), while on its
         image sets of balanced classes (784 features) it lost up to 11
-        points, as the spectral clustering's
-        low cut wins a worse clustering there and its start pulls the shared
-        network away from the other heads. On images of classes of unequal
+        points, as the spectral clustering's low cut wins a worse clustering
+        there and its start pulls the shared network away from the other
+        heads. On images of classes of unequal
         sizes set ``spectral_head=True``: 0.839 against 0.635 on a
         long-tailed subset of digits. It needs several heads (a network
         with a ``torch.nn.Linear`` head), neighbour lists (``n_neighbors >
         0``), at most 100,000 rows and more than ``n_neighbors + 1`` (a graph
         that joins every pair of rows says nothing), and is not used in a
-        warm start (which
-        keeps the prior of the fitted head) or a data-parallel fit;
+        warm start (which keeps the prior of the fitted head) or a
+        data-parallel fit;
         ``spectral_head=True`` warns when one of these turns it off.
 
         .. versionadded:: 0.1

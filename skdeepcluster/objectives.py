@@ -404,7 +404,7 @@ class SelfLabeling:
         the data are fewer steps (a run of 3 epochs on 60 rows takes 3);
         nothing without ``start_labels``.
 
-        A small data set gets few steps per epoch (500 points: two), too few
+        A small data set gets few steps per epoch (500 points: one), too few
         for the network to take a curved boundary of the start labels within
         the ``start_epochs``; fitted first, it does (the user guide's "What
         matters" page).

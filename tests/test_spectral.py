@@ -15,6 +15,7 @@ from skdeepcluster._data import InputScaler
 from skdeepcluster._estimator import _SPECTRAL_MAX_ROWS
 from skdeepcluster._neighbors import nearest_neighbors, neighbor_graph, spectral_labels
 from skdeepcluster._networks import MultiHead, build_mlp
+from skdeepcluster.datasets import make_toy_datasets
 from skdeepcluster.metrics import clustering_accuracy
 from skdeepcluster.objectives import SelfLabeling
 
@@ -114,8 +115,6 @@ def test_the_start_fits_the_first_head_to_the_start_labels():
 def test_moons_are_found_on_seeds_that_lost_them(one_torch_thread):
     # the toy panel's moons; before the start was fitted first, seeds 8 and
     # 9 split them into tips against arcs (ARI 0.09 and 0.11, KMeans 0.47)
-    from skdeepcluster.datasets import make_toy_datasets
-
     X, y = make_toy_datasets(500, random_state=0)["moons"]
     for seed in (8, 9):
         labels = DeepEntropyClustering(2, random_state=seed).fit_predict(X)
