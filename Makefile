@@ -10,7 +10,11 @@ PY := $(VENV)/bin/python
 #   make test TORCH_SPEC=torch PIP_TORCH_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
+# test processes of `make test` (pytest-xdist; 0 runs the suite in one process)
+TEST_WORKERS ?= 2
 ARGS ?=
+# test processes of `make test` (pytest-xdist; 0 runs the suite in one process)
+TEST_WORKERS ?= 2
 
 .PHONY: test test-slow compare docs bench lint clean
 
@@ -22,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: $(VENV)/.installed
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow $(ARGS)
