@@ -10,8 +10,6 @@ PY := $(VENV)/bin/python
 #   make test TORCH_SPEC=torch PIP_TORCH_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
-# test processes of `make test` (pytest-xdist; 0 runs the suite in one process)
-TEST_WORKERS ?= 2
 ARGS ?=
 # test processes of `make test` (pytest-xdist; 0 runs the suite in one process)
 TEST_WORKERS ?= 2
