@@ -47,9 +47,10 @@ IMAGES = ["digits", "mnist-2k", "fashion-2k", "mnist-14px-2k", "fashion-14px-2k"
 TABULAR = ["iris", "wine", "breast_cancer"]
 TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
 #: Clusters of unequal sizes: long-tailed subsets (class c keeps a share
-#: ratio^(-c/(K-1)) of the largest class) and blobs with small groups.
-UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "blobs-10to1",
-           "blobs-outliers"]
+#: ratio^(-c/(K-1)) of the largest class; ratios 10 and 50) and blobs with
+#: small groups.
+UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "mnist-lt50",
+           "fashion-lt50", "blobs-10to1", "blobs-outliers"]
 #: The sets a default run covers: every set of at most 4,000 rows.
 CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
 #: Method names: baselines by their factory name, and the estimator.
@@ -80,13 +81,13 @@ def _long_tailed(X, y, ratio, largest, seed=0):
 
 def load(name, data_home):
     """(X, y, is_image) of a suite set."""
-    if name == "digits-lt10":
-        X, y = skdata.load_digits(return_X_y=True)
-        return (*_long_tailed(X, y, 10, 170), True)
-    if name in ("mnist-lt10", "fashion-lt10"):
-        X, y, _ = load(name.split("-")[0] + ("-mnist" if "fashion" in name else ""),
-                       data_home)
-        return (*_long_tailed(X, y, 10, 1000), True)
+    which, _, ratio = name.partition("-lt")
+    if ratio.isdigit():  # digits-lt10, mnist-lt50, ...: long-tailed subsets
+        if which == "digits":
+            X, y = skdata.load_digits(return_X_y=True)
+            return (*_long_tailed(X, y, int(ratio), 170), True)
+        X, y, _ = load("fashion-mnist" if which == "fashion" else which, data_home)
+        return (*_long_tailed(X, y, int(ratio), 1000), True)
     if name == "blobs-10to1":
         X, y = skdata.make_blobs(n_samples=[500, 150, 50],
                                  centers=[[0, 0], [4, 4], [-4, 4]], random_state=0)
