@@ -1,6 +1,6 @@
 """Nearest-neighbour lists for the neighbour-consistency term, the
-normalised cut of a clustering on the graph they make, and the spectral
-clustering of that graph.
+normalised cut of a clustering on the graph they make, the spectral
+clustering of that graph, and the joining of subclusters on it.
 
 Computed once per fit, on the host. Rows are standardised as the network sees
 them and projected on the top principal directions (at most ``MAX_DIM``) of a
@@ -154,6 +154,56 @@ def normalized_cut(inside, volume):
     clustering that empties clusters is not preferred."""
     kept = np.divide(inside, volume, out=np.zeros_like(inside), where=volume > 0)
     return float(len(inside) - kept.sum())
+
+
+def edge_counts(labels, neighbors, n_clusters):
+    """The edges of the neighbour graph (as in :func:`cut_counts`) between
+    every pair of clusters: an ``(n_clusters, n_clusters)`` float64 array
+    whose entry ``a, b`` is ``Σ_{i∈a, j∈b} W_ij``, symmetric, with
+    :func:`cut_counts`' ``inside`` on the diagonal and row sums its
+    ``volume``. Counts of disjoint parts of the rows add up."""
+    labels = np.asarray(labels)
+    pairs = (np.repeat(labels, neighbors.shape[1]) * n_clusters
+             + labels[neighbors.ravel()])
+    listed = np.bincount(pairs, minlength=n_clusters * n_clusters)
+    listed = listed.reshape(n_clusters, n_clusters).astype(np.float64)
+    return listed + listed.T
+
+
+def merge_clusters(edges, n_groups):
+    """Join clusters into ``n_groups`` by single linkage on the neighbour
+    graph: returns the group of each cluster, an int64 array.
+
+    Two clusters a and b are as close as the share of graph edges joining
+    them, ``W_ab / max(vol_a, vol_b)`` (``edges`` from :func:`edge_counts`),
+    and the closest pairs are joined first (Kruskal's algorithm on that
+    similarity) until ``n_groups`` groups remain. Pairs no edge joins come
+    last, in index order, and so do empty clusters. Groups are numbered by
+    their first cluster."""
+    n = edges.shape[0]
+    volume = edges.sum(1)
+    bigger = np.maximum.outer(volume, volume)
+    share = np.divide(edges, bigger, out=np.zeros_like(edges), where=bigger > 0)
+    a, b = np.triu_indices(n, 1)
+    order = np.argsort(-share[a, b], kind="stable")
+    parent = np.arange(n)
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    groups = n
+    for pair in order:
+        if groups <= n_groups:
+            break
+        ra, rb = root(a[pair]), root(b[pair])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            groups -= 1
+    roots = np.array([root(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1].astype(np.int64)
 
 
 def neighbor_graph(neighbors):
