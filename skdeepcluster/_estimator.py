@@ -83,8 +83,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         the clusters, so a large cluster can take several subclusters and
         a small one a single subcluster: for data whose clusters differ in
         size. On long-tailed subsets of MNIST and Fashion-MNIST it gained
-        7 to 22 points of accuracy; on balanced data it lost up to 9 points
-        on images and 25 on iris, so it is not the default (see the "What
+        7 to 22 points of accuracy; on balanced data it lost up to 11
+        points on images and 26 on iris, so it is not the default (see the "What
         matters" page). ``history_``, ``cluster_prior_`` and ``n_heads``
         are then about the subclusters; ``subcluster_map_`` gives each
         subcluster's cluster. None trains ``n_clusters`` outputs directly.
@@ -182,7 +182,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         has the lowest normalised cut on the graph of the nearest-neighbour
         lists (Shi & Malik's criterion, the one spectral clustering
         minimises; no labels involved), or, without neighbour lists
-        (``n_neighbors=0`` and no ``adversarial_weight``), the one with the
+        (``n_neighbors=0``, no ``adversarial_weight`` and no
+        ``n_subclusters``), the one with the
         lowest objective. Heads cost
         less than restarts, which train the whole network again: they share
         its forward and backward passes and add one y-step each. With a
@@ -786,7 +787,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
                     f"epochs, the best trained to {self._max_iter}")
-        uses = self.n_neighbors > 0 or self.adversarial_weight > 0
+        uses = (self.n_neighbors > 0 or self.adversarial_weight > 0
+                or self.n_subclusters is not None)
         if self._n_heads > 1:
             runs += (f", {self._n_heads} heads" if self._n_init == 1 or warm
                      else f", {self._n_heads} heads each")
@@ -795,6 +797,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                        else "")
             runs += (f" ({started}the one with the lowest "
                      f"{'normalised cut' if uses else 'objective'} kept)")
+        if self._n_outputs() != self.n_clusters:
+            runs += (f"; {self._n_outputs()} subclusters joined into "
+                     f"{self.n_clusters} clusters on the neighbour graph")
         parallel = effective_n_jobs(self.n_jobs)
         where = (f"{torch.get_num_threads()} torch thread(s)" if device.type == "cpu"
                  else str(device))

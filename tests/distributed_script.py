@@ -4,7 +4,8 @@ Run under torchrun (or with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT
 set): ``python distributed_script.py OUT_DIR CASE``. Each process fits on its
 share of the rows of :func:`data` and pickles what it got to
 ``OUT_DIR/rank<k>.pkl``. CASE "fit" is the comparison with one process,
-"tiny-batches" a fit whose global batches often hold no row of a process,
+"tiny-batches" a fit into subclusters whose global batches often hold no row
+of a process,
 "die" a fit in which process 1 exits part-way, "resumable" a fit that
 writes a checkpoint to ``OUT_DIR/fit.ckpt`` (and resumes from it) and
 "uninterrupted" the same fit without one.
@@ -69,9 +70,9 @@ def main(out_dir, case):
     elif case == "fit":
         model = DeepEntropyClustering(distributed=True, **PARAMS).fit(rows)
     elif case == "tiny-batches":
-        model = DeepEntropyClustering(4, distributed=True, n_init=1, n_heads=2,
-                                      max_iter=1, batch_size=4,
-                                      random_state=0).fit(rows)
+        model = DeepEntropyClustering(4, n_subclusters=8, distributed=True,
+                                      n_init=1, n_heads=2, max_iter=1,
+                                      batch_size=4, random_state=0).fit(rows)
     else:
         model = DeepEntropyClustering(4, augment=ExitAfter(20), distributed=True,
                                       n_init=1, max_iter=5, batch_size=64,

@@ -105,11 +105,16 @@ def test_two_processes_follow_one(tmp_path, monkeypatch, one_torch_thread):
 
 def test_batches_without_rows_of_a_process(tmp_path):
     """Global batches of 4 rows often hold none of a process's rows; that
-    process still takes part and the fit stays finite and in step."""
+    process still takes part and the fit stays finite and in step. Its
+    subclusters are joined on the graph of both processes' lists: the same
+    clusters on both."""
     models = _torchrun(tmp_path, "tiny-batches")
     _same_network(models[0].module_, models[1].module_)
     assert np.isfinite(models[0].history_[0]["loss"])
     assert sum(models[0].history_[0]["cluster_sizes"]) == 600
+    assert models[0].subcluster_map_.shape == (8,)
+    np.testing.assert_array_equal(models[0].subcluster_map_,
+                                  models[1].subcluster_map_)
 
 
 def _start_processes(tmp_path, case, n_processes=2):
@@ -175,19 +180,21 @@ def test_synced_batch_norm_is_batch_norm(one_process_group, layer, shape):
     assert "forward" not in vars(layer)  # a plain layer again
 
 
-@pytest.mark.parametrize("n_heads", [1, 3])
+@pytest.mark.parametrize("n_heads, n_subclusters", [(1, None), (3, None), (2, 8)])
 def test_one_process_group_follows_plain_fit(one_process_group, one_torch_thread,
-                                             n_heads):
+                                             n_heads, n_subclusters):
     """distributed=True in a group of one process trains the plain fit's
-    network without the spectral start, to float tolerance, and the fitted
-    model pickles."""
+    network without the spectral start, to float tolerance (and joins its
+    subclusters alike), and the fitted model pickles."""
     X = distributed_script.data()
-    params = dict(distributed_script.PARAMS, fairness_weight=2.0, n_heads=n_heads)
+    params = dict(distributed_script.PARAMS, fairness_weight=2.0, n_heads=n_heads,
+                  n_subclusters=n_subclusters)
     plain = DeepEntropyClustering(**params, spectral_head=False).fit(X)
     model = DeepEntropyClustering(distributed=True, **params).fit(X)
     for mine, theirs in zip(plain.history_, model.history_):
         assert theirs["loss"] == pytest.approx(mine["loss"], rel=1e-4)
     np.testing.assert_array_equal(model.labels_, plain.labels_)
+    np.testing.assert_array_equal(model.subcluster_map_, plain.subcluster_map_)
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
 
