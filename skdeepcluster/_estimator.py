@@ -348,8 +348,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``proportions`` (the cluster prior for the next epoch, see
         ``cluster_prior``), ``time``.
     cluster_prior_ : ndarray of shape (n_clusters,) or (n_subclusters,)
-        The cluster (with ``n_subclusters``, subcluster) proportions the kept restart's (and head's) fairness
-        terms pulled towards at the end of training: uniform,
+        The cluster (with ``n_subclusters``, subcluster) proportions the
+        kept restart's (and head's) fairness terms pulled towards at the end
+        of training: uniform,
         ``cluster_prior`` normalised, the last estimate with
         ``cluster_prior="estimate"``, or, when the head started from the
         spectral clustering is kept (``spectral_head``), that clustering's

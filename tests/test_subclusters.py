@@ -145,7 +145,8 @@ def test_subclusters_without_pairing_still_have_a_graph(one_torch_thread,
     (dict(n_clusters=4, n_subclusters=3), "n_subclusters=3 should be >= n_clusters=4"),
     (dict(n_clusters=2, n_subclusters=4, cluster_prior=[0.8, 0.2]),
      "cluster_prior gives the proportions of the clusters"),
-    (dict(n_clusters=2, n_subclusters=40), "n_samples=30 should be >= n_subclusters=40"),
+    (dict(n_clusters=2, n_subclusters=40),
+     "n_samples=30 should be >= n_subclusters=40"),
 ])
 def test_invalid_subclusters(params, match):
     X = np.random.default_rng(0).normal(size=(30, 2))
