@@ -124,7 +124,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         The network. "conv" is a small ConvNet for images passed as flat rows
         (see ``image_shape``); "linear" a softmax regression for fixed features
         (it learns slowly at the default rate: use e.g. ``learning_rate_init=1e-2``);
-        a callable ``(n_features, n_clusters) -> torch.nn.Module`` builds your own.
+        a callable ``(n_features, n_clusters) -> torch.nn.Module`` builds your own
+        (called with ``n_subclusters`` outputs when that is set).
     hidden_layer_sizes : array-like of int, default=(256, 256)
         Widths of the hidden layers of "mlp" (of the fully connected layers after
         the convolutions for "conv").
