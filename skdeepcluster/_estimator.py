@@ -732,11 +732,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.n_iter_ = best.n_iter
         self.objective_ = best.objective_value
         self.cluster_prior_ = best.objective.proportions(self._n_outputs())
-        self.subcluster_map_ = self._join_subclusters(
-            best.labels, state.shared.neighbors, shard)
-        # with subclusters, a cluster's probability is the sum of theirs
-        self.labels_ = (best.labels if self.n_subclusters is None
-                        else self._logits(X).argmax(1).numpy())
+        self.subcluster_map_, self.labels_ = self._join_subclusters(
+            X, best.labels, state.shared.neighbors, shard)
         self._n_features_out = self.n_clusters  # transform's columns
         sizes = np.bincount(self.labels_, minlength=self.n_clusters)
         if shard is not None:
@@ -744,18 +741,33 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._warn_if_clusters_empty(int(np.count_nonzero(sizes)))
         return self
 
-    def _join_subclusters(self, labels, neighbors, shard):
-        """The cluster of each of the network's outputs: the subclusters of
-        the training ``labels`` joined on the neighbour graph (see
-        ``n_subclusters``; in a data-parallel fit, on the graph of every
-        process's lists), or one output per cluster."""
+    def _join_subclusters(self, X, labels, neighbors, shard):
+        """The cluster of each of the network's outputs, and of each row of
+        X: the subclusters of the training ``labels`` joined on the
+        neighbour graph (see ``n_subclusters``; in a data-parallel fit, on
+        the graph of every process's lists), each row labelled by the
+        cluster of the largest summed probability; without subclusters one
+        output per cluster and ``labels`` as they are."""
         n_outputs = self._n_outputs()
         if n_outputs == self.n_clusters:
-            return np.arange(n_outputs)
+            return np.arange(n_outputs), labels
+        proba = torch.softmax(super()._logits(X).double(), 1)
+        # where the rows of each subcluster put their probability: it
+        # places the subclusters the network left without rows
+        mass = torch.zeros(n_outputs, n_outputs, dtype=torch.float64)
+        mass.index_add_(0, torch.from_numpy(labels), proba)
+        count = np.bincount(labels, minlength=n_outputs).astype(np.float64)
         edges = edge_counts(labels, neighbors, n_outputs)
-        if shard is not None:
-            edges = shard.sum(torch.from_numpy(edges)).numpy()
-        return merge_clusters(edges, self.n_clusters)
+        if shard is not None:  # one collective for the three
+            edges, mass, count = (t.numpy() for t in shard.sum(
+                torch.from_numpy(edges), mass, torch.from_numpy(count)))
+        else:
+            mass = mass.numpy()
+        affinity = mass / np.maximum(count, 1)[:, None]
+        groups = merge_clusters(edges, self.n_clusters, affinity)
+        joined = torch.zeros(n_outputs, self.n_clusters, dtype=torch.float64)
+        joined[np.arange(n_outputs), groups] = 1
+        return groups, (proba @ joined).argmax(1).numpy()
 
     def _logits(self, X):
         """The network's logits, or with subclusters the log-probabilities

@@ -170,21 +170,29 @@ def edge_counts(labels, neighbors, n_clusters):
     return listed + listed.T
 
 
-def merge_clusters(edges, n_groups):
+def merge_clusters(edges, n_groups, affinity=None):
     """Join clusters into ``n_groups`` by single linkage on the neighbour
     graph: returns the group of each cluster, an int64 array.
 
     Two clusters a and b are as close as the share of graph edges joining
     them, ``W_ab / max(vol_a, vol_b)`` (``edges`` from :func:`edge_counts`),
     and the closest pairs are joined first (Kruskal's algorithm on that
-    similarity) until ``n_groups`` groups remain. Pairs no edge joins come
-    last, in index order, and so do empty clusters. Groups are numbered by
-    their first cluster."""
+    similarity) until ``n_groups`` groups remain; pairs no edge joins come
+    last, in index order. Clusters without rows (no volume) take no part in
+    the linkage: each joins the group of the cluster ``a`` with the largest
+    ``affinity[a, b]`` (for example the mean probability the rows of a give
+    to it; without ``affinity``, the first cluster's), unless fewer clusters
+    than ``n_groups`` have rows: then the first of them are groups of their
+    own. Groups are numbered by their first cluster."""
     n = edges.shape[0]
     volume = edges.sum(1)
+    live = np.flatnonzero(volume > 0)
+    empty = np.flatnonzero(volume == 0)
     bigger = np.maximum.outer(volume, volume)
     share = np.divide(edges, bigger, out=np.zeros_like(edges), where=bigger > 0)
     a, b = np.triu_indices(n, 1)
+    linked = (volume[a] > 0) & (volume[b] > 0)
+    a, b = a[linked], b[linked]
     order = np.argsort(-share[a, b], kind="stable")
     parent = np.arange(n)
 
@@ -194,7 +202,7 @@ def merge_clusters(edges, n_groups):
             i = parent[i]
         return i
 
-    groups = n
+    groups = len(live)
     for pair in order:
         if groups <= n_groups:
             break
@@ -202,8 +210,17 @@ def merge_clusters(edges, n_groups):
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
             groups -= 1
+    # clusters without rows: groups of their own while groups are missing,
+    # then each with the cluster whose rows are nearest to it
+    spare = max(0, n_groups - groups)
+    for e in empty[spare:]:
+        if len(live):
+            near = (live[np.argmax(affinity[live, e])] if affinity is not None
+                    else live[0])
+            parent[e] = root(near)
     roots = np.array([root(i) for i in range(n)])
-    return np.unique(roots, return_inverse=True)[1].astype(np.int64)
+    _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse].astype(np.int64)
 
 
 def neighbor_graph(neighbors):

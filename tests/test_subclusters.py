@@ -56,9 +56,25 @@ def test_merge_joins_the_most_connected_share_first():
                       [45, 0, 4955, 0],
                       [0, 0, 0, 100]], dtype=float)
     np.testing.assert_array_equal(merge_clusters(edges, 3), [0, 0, 1, 2])
-    # an empty cluster (no edges) is joined last, by index
+
+def test_merge_places_clusters_without_rows_by_affinity():
+    # cluster 2 has no rows: it takes no part in the linkage and joins the
+    # cluster whose rows give it the most probability
     edges = np.array([[10, 5, 0], [5, 10, 0], [0, 0, 0]], dtype=float)
-    np.testing.assert_array_equal(merge_clusters(edges, 2), [0, 0, 1])
+    np.testing.assert_array_equal(merge_clusters(edges, 2), [0, 1, 0])
+    affinity = np.array([[0.8, 0.1, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
+    np.testing.assert_array_equal(merge_clusters(edges, 2, affinity), [0, 1, 1])
+    np.testing.assert_array_equal(merge_clusters(edges, 1, affinity), [0, 0, 0])
+    # fewer clusters with rows than groups: the first without rows is a
+    # group of its own, the next joins one
+    edges = np.diag([10.0, 0.0, 0.0])
+    np.testing.assert_array_equal(merge_clusters(edges, 2), [0, 1, 0])
+    np.testing.assert_array_equal(merge_clusters(edges, 3), [0, 1, 2])
+    # groups are numbered by their first cluster
+    edges = np.array([[0, 0, 0], [0, 10, 5], [0, 5, 10]], dtype=float)
+    affinity = np.array([[0, 0, 0], [0.1, 0.5, 0.4], [0.1, 0.4, 0.5]])
+    np.testing.assert_array_equal(merge_clusters(edges, 1, affinity), [0, 0, 0])
+    np.testing.assert_array_equal(merge_clusters(edges, 2, affinity), [0, 0, 1])
 
 
 def test_subclusters_find_clusters_of_unequal_sizes(one_torch_thread):
@@ -181,3 +197,17 @@ def test_subclusters_beat_the_default_on_long_tailed_digits():
     plain = DeepEntropyClustering(10, random_state=0).fit_predict(X)
     joined = DeepEntropyClustering(10, n_subclusters=20, random_state=0).fit_predict(X)
     assert clustering_accuracy(y, joined) > clustering_accuracy(y, plain) + 0.08
+
+
+def test_a_module_of_your_own_gets_the_subclusters(one_torch_thread):
+    X, _ = _unequal_blobs()
+    built = []
+
+    def network(n_features, n_outputs):
+        built.append(n_outputs)
+        return torch.nn.Sequential(torch.nn.Linear(n_features, 16), torch.nn.ReLU(),
+                                   torch.nn.Linear(16, n_outputs))
+
+    model = DeepEntropyClustering(**PARAMS, model=network).fit(X)
+    assert set(built) == {6}
+    assert model.predict_proba(X).shape == (len(X), 3)
