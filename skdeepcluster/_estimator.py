@@ -78,9 +78,11 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         them into ``n_clusters`` clusters after training, by single linkage
         on the graph of the nearest-neighbour lists: the two groups that
         share the most graph edges, relative to the larger group's volume,
-        are joined first. A cluster's probability is the sum of its
-        subclusters'. The fairness terms then balance the subclusters, not
-        the clusters, so a large cluster can take several subclusters and
+        are joined first (a subcluster left without training rows joins
+        the one whose rows give it the most probability). A cluster's
+        probability is the sum of its subclusters'. The fairness terms then
+        balance the subclusters, not the clusters, so a large cluster can
+        take several subclusters and
         a small one a single subcluster: for data whose clusters differ in
         size. On images, set ``spectral_head=True`` with it (on data of at
         most 50 features it is on by default): on long-tailed subsets of
