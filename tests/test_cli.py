@@ -209,6 +209,7 @@ def test_figure_skipped_without_matplotlib(capsys, tmp_path, monkeypatch):
         (None, ["--subset", "0"], "expected an integer >= 1"),
         (None, ["--device", "no-such-device"], "not a torch device"),
         (None, ["--model", "conv", "--image-shape", "5,5"], "--model conv needs"),
+        (None, ["--n-subclusters", "4"], "--n-subclusters 4 is fewer than the 10"),
         (None, ["--no-such-option"], "unrecognized arguments"),
     ],
 )
@@ -477,3 +478,19 @@ def test_compare_n_jobs_trains_restarts_at_once_to_the_same_labels(capsys, tmp_p
         assert ("restarts 2 at a time" in err) == (n_jobs == 2)
         labels[n_jobs] = read_labels(where / "labels.csv")
     assert labels[1] == labels[2]
+
+
+def test_compare_with_subclusters(capsys, tmp_path):
+    # digits has 64 features: the spectral start is off unless asked for
+    args = ["compare", "--subset", 150, *QUICK, "--methods", "deep",
+            "--n-subclusters", 20, "--no-plot"]
+    status, _, err = run(capsys, *args, "--output-dir", tmp_path / "a")
+    assert status == 0, err
+    assert "20 subclusters joined into 10 clusters" in err
+    assert "spectral" not in err
+    status, _, err = run(capsys, *args, "--spectral-head",
+                         "--output-dir", tmp_path / "b")
+    assert status == 0, err
+    assert "the first started from the spectral clustering" in err
+    _, rows = read_labels(tmp_path / "b" / "labels.csv")
+    assert {int(row[0]) for row in rows} <= set(range(10))

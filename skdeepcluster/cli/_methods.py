@@ -134,6 +134,15 @@ def make_estimators(args, data, n_clusters):
                 params["max_iter"] = args.max_iter
             if args.n_init is not None:
                 params["n_init"] = args.n_init
+            if args.n_subclusters is not None:
+                if args.n_subclusters < n_clusters:
+                    raise InputError(
+                        f"--n-subclusters {args.n_subclusters} is fewer than the "
+                        f"{n_clusters} clusters; the subclusters are joined "
+                        "into them")
+                params["n_subclusters"] = args.n_subclusters
+            if args.spectral_head:
+                params["spectral_head"] = True
             estimators[estimator_name(method)] = DeepEntropyClustering(
                 n_clusters, **params)
         else:

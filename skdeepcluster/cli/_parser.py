@@ -194,6 +194,18 @@ def build_parser():
         "is kept (default: the estimator's, one run)",
     )
     deep.add_argument(
+        "--n-subclusters", type=_positive_int, metavar="N", default=None,
+        help="train N subclusters (at least the number of clusters) and join "
+        "them into the clusters on the neighbour graph, for clusters of "
+        "unequal sizes; with images add --spectral-head (default: none)",
+    )
+    deep.add_argument(
+        "--spectral-head", action="store_true",
+        help="start the first head from the spectral clustering of the "
+        "neighbour graph also on data of more than 50 features (default: "
+        "the estimator's, only up to 50)",
+    )
+    deep.add_argument(
         "--model", choices=("mlp", "conv", "linear"), default="mlp",
         help=(
             "network: a multi-layer perceptron, a small ConvNet for images "
