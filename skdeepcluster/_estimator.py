@@ -607,11 +607,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             scaler = InputScaler.from_moments(
                 *InputScaler.merge(shard.gather(InputScaler.moments(X))))
-        # the adversarial radius needs neighbour distances even without
-        # pairing, and joining subclusters the graph
-        n_neighbors = self.n_neighbors or (
-            _RADIUS_NEIGHBORS if self.adversarial_weight > 0
-            or self.n_subclusters is not None else 0)
+        n_neighbors = self._n_neighbors_searched()
         neighbors = None
         if n_neighbors > 0:
             neighbors = nearest_neighbors(X, n_neighbors, scaler,
@@ -620,6 +616,15 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self._spectral_start(X.shape, warm, shard):
             start_labels = spectral_labels(neighbors, self._n_outputs(), seed)
         return _SharedInputs(scaler, neighbors, start_labels)
+
+    def _n_neighbors_searched(self):
+        """How many neighbours the fit lists per row (0: no lists): the
+        pairing's, or, without pairing, ``_RADIUS_NEIGHBORS`` when the
+        adversarial radius needs neighbour distances or subclusters are
+        joined on the graph."""
+        return self.n_neighbors or (
+            _RADIUS_NEIGHBORS if self.adversarial_weight > 0
+            or self.n_subclusters is not None else 0)
 
     def _spectral_start(self, shape, warm=False, shard=None):
         """Whether the first head starts from the spectral clustering of the
@@ -753,7 +758,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         n_outputs = self._n_outputs()
         if n_outputs == self.n_clusters:
             return np.arange(n_outputs), labels
-        proba = torch.softmax(super()._logits(X).double(), 1)
+        logits = super()._logits(X)
+        proba = torch.softmax(logits.double(), 1)
         # where the rows of each subcluster put their probability: it
         # places the subclusters the network left without rows
         mass = torch.zeros(n_outputs, n_outputs, dtype=torch.float64)
@@ -767,9 +773,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             mass = mass.numpy()
         affinity = mass / np.maximum(count, 1)[:, None]
         groups = merge_clusters(edges, self.n_clusters, affinity)
-        joined = torch.zeros(n_outputs, self.n_clusters, dtype=torch.float64)
-        joined[np.arange(n_outputs), groups] = 1
-        return groups, (proba @ joined).argmax(1).numpy()
+        return groups, _joined_log_proba(logits, groups,
+                                         self.n_clusters).argmax(1).numpy()
 
     def _logits(self, X):
         """The network's logits, or with subclusters the log-probabilities
@@ -779,10 +784,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         groups = getattr(self, "subcluster_map_", None)
         if groups is None or len(groups) == self.n_clusters:
             return logits
-        log_proba = torch.log_softmax(logits.double(), 1)
-        groups = torch.from_numpy(groups)
-        return torch.stack([torch.logsumexp(log_proba[:, groups == c], 1)
-                            for c in range(self.n_clusters)], 1)
+        return _joined_log_proba(logits, groups, self.n_clusters)
 
     def _shard(self, X, device):
         """The shard of the rows X is in a data-parallel fit (None without
@@ -809,8 +811,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             runs = (f"{self._n_init} restarts screened after {self._screen_epochs} "
                     f"epochs, the best trained to {self._max_iter}")
-        uses = (self.n_neighbors > 0 or self.adversarial_weight > 0
-                or self.n_subclusters is not None)
+        uses = self._n_neighbors_searched() > 0
         if self._n_heads > 1:
             runs += (f", {self._n_heads} heads" if self._n_init == 1 or warm
                      else f", {self._n_heads} heads each")
@@ -1243,6 +1244,16 @@ class _FitState:
     def dropped(self, error):
         warn_user(f"A restart diverged and was dropped: {error}", RuntimeWarning)
         self.last_error = error
+
+
+def _joined_log_proba(logits, groups, n_clusters):
+    """The log-probability of each cluster, the log of the summed
+    probabilities of its subclusters (``groups``: each output's cluster),
+    from the network's ``logits``; float64."""
+    log_proba = torch.log_softmax(logits.double(), 1)
+    groups = torch.from_numpy(groups)
+    return torch.stack([torch.logsumexp(log_proba[:, groups == c], 1)
+                        for c in range(n_clusters)], 1)
 
 
 def _key_value(value):

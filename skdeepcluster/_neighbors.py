@@ -138,13 +138,8 @@ def cut_counts(labels, neighbors, n_clusters):
     that list it). Counts of disjoint parts of the rows add up, so a
     data-parallel fit sums them over the processes.
     """
-    labels = np.asarray(labels)
-    source = np.repeat(labels, neighbors.shape[1])
-    target = labels[neighbors.ravel()]
-    inside = np.bincount(source[source == target], minlength=n_clusters)
-    volume = (np.bincount(source, minlength=n_clusters)
-              + np.bincount(target, minlength=n_clusters))
-    return 2.0 * inside, volume.astype(np.float64)
+    edges = edge_counts(labels, neighbors, n_clusters)
+    return np.diag(edges).copy(), edges.sum(1)
 
 
 def normalized_cut(inside, volume):
