@@ -481,16 +481,21 @@ def test_compare_n_jobs_trains_restarts_at_once_to_the_same_labels(capsys, tmp_p
 
 
 def test_compare_with_subclusters(capsys, tmp_path):
-    # digits has 64 features: the spectral start is off unless asked for
-    args = ["compare", "--subset", 150, *QUICK, "--methods", "deep",
-            "--n-subclusters", 20, "--no-plot"]
+    # digits has 64 features: the spectral start is off unless asked for or
+    # made into subclusters
+    args = ["compare", "--subset", 150, *QUICK, "--methods", "deep", "--no-plot"]
     status, _, err = run(capsys, *args, "--output-dir", tmp_path / "a")
     assert status == 0, err
-    assert "20 subclusters joined into 10 clusters" in err
-    assert "spectral" not in err
+    assert "spectral" not in err and "subclusters" not in err
     status, _, err = run(capsys, *args, "--spectral-head",
                          "--output-dir", tmp_path / "b")
     assert status == 0, err
     assert "the first started from the spectral clustering" in err
-    _, rows = read_labels(tmp_path / "b" / "labels.csv")
+    assert "subclusters" not in err
+    status, _, err = run(capsys, *args, "--n-subclusters", 20,
+                         "--output-dir", tmp_path / "c")
+    assert status == 0, err
+    assert "20 subclusters joined into 10 clusters" in err
+    assert "the first started from the spectral clustering" in err
+    _, rows = read_labels(tmp_path / "c" / "labels.csv")
     assert {int(row[0]) for row in rows} <= set(range(10))

@@ -215,6 +215,10 @@ def test_a_graph_that_joins_every_pair_starts_no_head():
     ({}, (500, 2), True),
     ({}, (500, 50), True),
     ({}, (500, 51), False),  # neighbours searched on a projection
+    ({"n_subclusters": 6}, (500, 784), True),  # into the subclusters
+    ({"n_subclusters": 3}, (500, 784), False),  # as many as clusters
+    ({"n_subclusters": 6, "spectral_head": False}, (500, 784), False),
+    ({"n_subclusters": 6, "n_heads": 1}, (500, 784), False),
     ({"spectral_head": True}, (500, 784), True),
     ({"spectral_head": False}, (500, 2), False),
     ({"n_heads": 1}, (500, 2), False),

@@ -197,13 +197,13 @@ def build_parser():
         "--n-subclusters", type=_positive_int, metavar="N", default=None,
         help="train N subclusters (at least the number of clusters) and join "
         "them into the clusters on the neighbour graph, for clusters of "
-        "unequal sizes; with images add --spectral-head (default: none)",
+        "unequal sizes (default: none)",
     )
     deep.add_argument(
         "--spectral-head", action="store_true",
         help="start the first head from the spectral clustering of the "
         "neighbour graph also on data of more than 50 features (default: "
-        "the estimator's, only up to 50)",
+        "the estimator's, only up to 50 or with --n-subclusters)",
     )
     deep.add_argument(
         "--model", choices=("mlp", "conv", "linear"), default="mlp",
