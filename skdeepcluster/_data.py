@@ -1,13 +1,27 @@
-"""Input scaling and host-to-device transfer of mini-batches.
+"""Input scaling and the mini-batches' way to the device.
 
-Data stay in host memory (a NumPy array or memmap) and stream to the device
-one mini-batch at a time, so device memory does not grow with n_samples.
+The training rows either stream from host memory (a NumPy array or memmap)
+one mini-batch at a time, so that device memory does not grow with
+n_samples (:class:`HostRows`), or are placed on the device once, where the
+batches are then drawn and gathered (:class:`DeviceRows`); see
+:func:`device_rows` for which.
 """
 
 from __future__ import annotations
 
+import mmap
+import warnings
+
 import numpy as np
 import torch
+
+#: On a GPU, X (as float32) and its neighbour lists are placed on the device
+#: when together they take at most this share of its free memory.
+DEVICE_MEMORY_SHARE = 0.25
+#: On the CPU, X is used in place when it is a float32 array in memory, and
+#: copied to float32 when the copy takes at most this many bytes; a memmap
+#: is read batch by batch.
+HOST_COPY_BYTES = 1 << 30
 
 
 class InputScaler:
@@ -118,3 +132,137 @@ def batches(n_samples, batch_size, generator):
     order = torch.randperm(n_samples, generator=generator).numpy()
     n_batches = max(1, n_samples // batch_size)
     return (np.sort(b) for b in np.array_split(order, n_batches))
+
+
+class HostRows:
+    """Rows of host data streamed to the device a mini-batch at a time:
+    index batches are NumPy arrays, each batch is gathered on the host and
+    copied over."""
+
+    def __init__(self, X, neighbors, device):
+        self.X, self.neighbors, self.device = X, neighbors, device
+
+    def batches(self, batch_size, generator):
+        return batches(self.X.shape[0], batch_size, generator)
+
+    def take(self, idx) -> torch.Tensor:
+        """Rows ``idx`` of X, float32, on the device."""
+        return fetch(self.X, idx, self.device)
+
+    def positions(self, idx) -> torch.Tensor:
+        """The indices ``idx`` as an int64 tensor on the device."""
+        return to_device(torch.from_numpy(np.asarray(idx, dtype=np.int64)),
+                         self.device)
+
+    def neighbor(self, idx, pick):
+        """The ``pick``-th listed neighbour of each row ``idx`` (``pick`` an
+        int, or one per row as a CPU tensor)."""
+        if isinstance(pick, torch.Tensor):
+            pick = pick.numpy()
+        return self.neighbors[idx, pick]
+
+
+class DeviceRows:
+    """X as float32 and its neighbour lists placed on ``device`` once, for
+    every run of a fit: index batches are device tensors, drawn there, and
+    gathering a batch is one indexing kernel, so that an epoch need not wait
+    for the device.
+
+    The tensors are made on first use from the host arrays a run holds, and
+    are not pickled (a checkpoint or a joblib task does not carry a copy of
+    X); they are made again where an unpickled run next trains.
+    """
+
+    def __init__(self, device):
+        self.device = device
+        self._source = self._X = self._neighbors = None
+
+    def __getstate__(self):
+        return {"device": self.device}
+
+    def __setstate__(self, state):
+        self.__init__(state["device"])
+
+    def on(self, X, neighbors) -> DeviceRows:
+        """Self, holding ``X`` and ``neighbors`` on the device (copied the
+        first time, or when X is not the array of the last call)."""
+        if self._source is not X:
+            self._X = _float32_tensor(X).to(self.device)
+            self._source = X
+            self._neighbors = None
+        if self._neighbors is None and neighbors is not None:
+            self._neighbors = torch.as_tensor(
+                np.asarray(neighbors, dtype=np.int64), device=self.device)
+        return self
+
+    def release(self):
+        """Drop the device tensors."""
+        self._source = self._X = self._neighbors = None
+
+    def batches(self, batch_size, generator):
+        """:func:`batches` drawn on the device: the same batches as it
+        gives from the same CPU generator (each sorted)."""
+        n_samples = self._X.shape[0]
+        order = torch.randperm(n_samples, generator=generator,
+                               device=generator.device).to(self.device)
+        n_batches = max(1, n_samples // batch_size)
+        return (part.sort().values
+                for part in torch.tensor_split(order, n_batches))
+
+    def take(self, idx) -> torch.Tensor:
+        return self._X.index_select(0, idx)
+
+    def positions(self, idx) -> torch.Tensor:
+        return idx
+
+    def neighbor(self, idx, pick):
+        if isinstance(pick, torch.Tensor):
+            pick = pick.to(self.device)
+        return self._neighbors[idx, pick]
+
+
+def device_rows(X, neighbors, device) -> DeviceRows | None:
+    """Whether a fit on X places its rows on ``device`` (then the
+    :class:`DeviceRows` its runs share) or streams them (None).
+
+    On a GPU the rows go to the device when X as float32 and the neighbour
+    lists take at most ``DEVICE_MEMORY_SHARE`` of its free memory. On the
+    CPU an in-memory X is used in place when it is float32 and C-ordered,
+    else copied to float32 if that takes at most ``HOST_COPY_BYTES``; a
+    memmap streams, as it does on every device.
+    """
+    if _is_mapped(X):
+        return None
+    n_rows, n_features = X.shape
+    need = 4 * n_rows * n_features
+    if device.type == "cpu":
+        in_place = X.dtype == np.float32 and X.flags.c_contiguous
+        return DeviceRows(device) if in_place or need <= HOST_COPY_BYTES else None
+    if neighbors is not None:
+        need += 8 * neighbors.size
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:  # another accelerator: only what is known to fit
+        return None
+    return DeviceRows(device) if need <= DEVICE_MEMORY_SHARE * free else None
+
+
+def _is_mapped(X) -> bool:
+    """Whether X is a memmap or a view of one (validation may return a
+    plain ndarray over the memmap's memory)."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def _float32_tensor(X) -> torch.Tensor:
+    """X as a float32 CPU tensor: a view of a float32 C-ordered array (a
+    read-only one too: it is only read), else a float32 copy."""
+    X = np.asarray(X)
+    if X.dtype == np.float32 and X.flags.c_contiguous:
+        with warnings.catch_warnings():  # torch warns of read-only arrays
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.from_numpy(X)
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))

@@ -26,7 +26,7 @@ from . import losses
 from ._augment import make_augmenter
 from ._base import BaseDeepEstimator, draw_seeds, resolve_device
 from ._checkpoint import Checkpoint, SharedCheckpoint, data_fingerprint
-from ._data import InputScaler
+from ._data import DeviceRows, InputScaler, device_rows
 from ._distributed import Shard, local_device, process_group_ready
 from ._inference import predict_head_samples, predict_labels_and_sample, predict_logits
 from ._loop import Progress
@@ -600,12 +600,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "torch.nn.Linear layer. Set n_heads=1.")
         return MultiHead(module, self._n_heads)
 
-    def _shared_inputs(self, X, seed, warm=False, shard=None):
+    def _shared_inputs(self, X, seed, warm=False, shard=None, device=None):
         """What every restart of this fit trains from: the input scaling (a
         warm start keeps the fitted one; in a data-parallel fit that of every
-        process's rows) and the nearest-neighbour lists, searched once with
+        process's rows), the nearest-neighbour lists, searched once with
         ``seed`` (None when no term needs them; among this process's rows in
-        a data-parallel fit)."""
+        a data-parallel fit), and the rows on ``device`` when they fit there
+        (see :func:`skdeepcluster._data.device_rows`; without a device, and
+        in a data-parallel fit, they stream)."""
         if warm:
             scaler = self._scaler
         elif shard is None:
@@ -621,7 +623,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         start_labels = None
         if self._spectral_start(X.shape, warm, shard):
             start_labels = spectral_labels(neighbors, self._n_outputs(), seed)
-        return _SharedInputs(scaler, neighbors, start_labels)
+        rows = None
+        if device is not None and shard is None:
+            rows = device_rows(X, neighbors, device)
+        return _SharedInputs(scaler, neighbors, start_labels, rows)
 
     def _n_neighbors_searched(self):
         """How many neighbours the fit lists per row (0: no lists): the
@@ -676,7 +681,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return (1 - shrink) * found + shrink / n_outputs
 
     def _objective_params(self, X, scaler, generator, *, neighbors, shard=None,
-                          start_labels=None):
+                          start_labels=None, resident=None):
         row_generator = None
         if shard is not None:  # per-row draws of this process's own
             row_generator = torch.Generator().manual_seed(int(
@@ -693,6 +698,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                      row_generator or generator),
             shard=shard, row_generator=row_generator,
             start_labels=start_labels, start_prior=self._start_prior(start_labels),
+            resident=resident,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -729,12 +735,13 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             seeds = draw_seeds(self.random_state, 1 + self._n_init)
             if shard is not None:  # the same on every process
                 seeds = shard.broadcast(seeds)
-            state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm, shard))
+            state = _FitState(seeds, self._shared_inputs(X, seeds[0], warm, shard,
+                                                         device))
         shown = shard is None or shard.rank == 0
         with (self._threads(X, device, self._batch_size),
               self._progress(self._planned_epochs(), shown) as progress):
             progress.note(self._plan_text((n_samples, X.shape[1]), device, warm,
-                                          shard))
+                                          shard, state.shared.rows is not None))
             self._start_and_screen(X, state, device, warm, progress, checkpoint,
                                    shard)
             best = self._finish_best(X, state, progress, checkpoint)
@@ -804,9 +811,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         process_group_ready(device)
         return Shard(X.shape[0])
 
-    def _plan_text(self, shape, device, warm, shard=None):
+    def _plan_text(self, shape, device, warm, shard=None, resident=False):
         """What this fit will train, in one line (``verbose=1`` shows it);
-        ``shape`` is that of all rows (of every process's)."""
+        ``shape`` is that of all rows (of every process's), ``resident``
+        whether they are held on the device."""
         n_samples = shape[0]
         steps = max(1, n_samples // self._batch_size)
         if warm:
@@ -838,6 +846,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             n_searched = shard.n_local
         else:
             n_searched = n_samples
+        where += (f"; X on {device}" if resident
+                  else f"; X streamed to {device} in batches")
         return (f"plan: {runs}; {n_samples:,} rows in {steps} batch"
                 f"{'es' * (steps > 1)} per epoch; neighbour lists "
                 f"{choose_engine(n_searched) if uses else 'none'}; {where}"
@@ -897,7 +907,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         module=self.module_ if warm else None,
                         scaler=state.shared.scaler,
                         neighbors=state.shared.neighbors, shard=shard,
-                        start_labels=state.shared.start_labels)
+                        start_labels=state.shared.start_labels,
+                        resident=state.shared.rows)
                 run = state.current
                 self._advance_saving(run, progress, self._screen_epochs, state,
                                      checkpoint, X)
@@ -1223,12 +1234,14 @@ def _run_epochs(n_samples, steps):
 @dataclass(frozen=True)
 class _SharedInputs:
     """What every restart of one fit trains from: the input scaling, the
-    nearest-neighbour lists (None when no term uses them) and the labels
-    the first head starts from (None: it starts as the others)."""
+    nearest-neighbour lists (None when no term uses them), the labels
+    the first head starts from (None: it starts as the others) and the
+    rows on the device (None: they stream from the host)."""
 
     scaler: InputScaler
     neighbors: np.ndarray | None
     start_labels: np.ndarray | None = None
+    rows: DeviceRows | None = None
 
 
 @dataclass
@@ -1289,7 +1302,8 @@ def _screen_restart(estimator, X, shared, seed, device, config):
             run = estimator._start_run(X, seed, device, config,
                                        scaler=shared.scaler,
                                        neighbors=shared.neighbors,
-                                       start_labels=shared.start_labels)
+                                       start_labels=shared.start_labels,
+                                       resident=shared.rows)
             estimator._advance_run(run, Progress(0, 0, ""),
                                    pause_after=estimator._screen_epochs)
             estimator._evaluate(X, run, shared.neighbors)

@@ -78,10 +78,12 @@ def train(module, optimizer, objective, config: LoopConfig, generator, history,
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             total = torch.zeros((), device=next(module.parameters()).device)
-            if shard is None:
-                epoch_batches = batches(n_samples, config.batch_size, generator)
-            else:
+            if shard is not None:
                 epoch_batches = shard.batches(config.batch_size, generator)
+            elif hasattr(objective, "batches"):
+                epoch_batches = objective.batches(config.batch_size, generator)
+            else:
+                epoch_batches = batches(n_samples, config.batch_size, generator)
             for idx in epoch_batches:
                 loss, record = objective(idx)
                 optimizer.zero_grad(set_to_none=True)

@@ -3,7 +3,10 @@
 An objective is built once per training run and then called by the loop for
 every mini-batch. It follows this protocol:
 
-- ``X``: the host training data (the loop reads its number of rows);
+- ``X``: the host training data;
+- ``batches(batch_size, generator)``: the index batches of one epoch,
+  shuffled with ``generator`` (optional: without it the loop draws NumPy
+  index batches over the rows of ``X``);
 - ``shard``: None, or in a data-parallel fit (``distributed=True``) the
   ``Shard`` of the rows this process holds: the loop then draws the global
   batches from it and sums the gradients over the processes;
@@ -47,7 +50,7 @@ import torch
 
 from . import losses
 from . import pseudo_labels as pl
-from ._data import batches, fetch, to_device
+from ._data import HostRows, fetch
 from ._networks import MultiHead, head_of
 from .metrics import size_balance
 from .pseudo_labels import pseudo_label_objective, sinkhorn_knopp
@@ -89,6 +92,16 @@ class SelfLabeling:
     then its own cluster prior (the other heads keep ``prior``). Both are
     ignored for a network of one head, and refused in a data-parallel fit.
 
+    With ``resident`` (a :class:`~skdeepcluster._data.DeviceRows`, shared by
+    the runs of a fit) X and the neighbour lists are used from the device:
+    the index batches and the neighbour draws are made there, from a
+    generator of the run's own on that device (the CPU one on the CPU, where
+    the batches are those of streamed rows). Where the y-step would wait for
+    the device (``ystep_sync_free``), each mini-batch's EM instead runs a
+    budget of iterations set once per epoch (see :meth:`end_epoch`), so that
+    an epoch waits for the device a fixed number of times, however many
+    batches it has.
+
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
     step's loss against the pseudo-labels) and :meth:`adversarial_loss`; the
@@ -112,12 +125,36 @@ class SelfLabeling:
     #: ``start_labels`` (a target of exactly 0 has no logarithm).
     start_smoothing = 0.05
 
+    #: Whether the mini-batch y-step runs a budget of EM iterations with no
+    #: wait for the device (True) or stops as soon as it certifies its
+    #: tolerance, which waits for the device at each test (False); None:
+    #: the budget on every device but the CPU, where a test costs nothing.
+    ystep_sync_free = None
+    #: The first epoch's budget of EM iterations per mini-batch, and its
+    #: bounds: after each epoch it doubles when more than
+    #: ``ystep_miss_share`` of the batches' y-steps missed the tolerance and
+    #: halves when none would have missed it with half the budget.
+    ystep_budget, ystep_min_budget = 16, 4
+    ystep_miss_share = 0.05
+
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
                  margin_weight, neighbors, augmenter, generator, solver="em",
                  pair_neighbors=True, adversarial_weight=0.0,
                  adversarial_radius=0.25, prior_start=None, shard=None,
-                 row_generator=None, start_labels=None, start_prior=None):
+                 row_generator=None, start_labels=None, start_prior=None,
+                 resident=None):
         self.X, self.module, self.scaler, self.device = X, module, scaler, device
+        if resident is not None and shard is not None:
+            raise ValueError("resident rows are not supported in a "
+                             "data-parallel fit.")
+        self.resident = resident
+        # the draws made on the device (batches, neighbour picks): from the
+        # run's generator on the CPU, else from one of the run's own there
+        self.device_generator = generator
+        if resident is not None and torch.device(device).type != "cpu":
+            self.device_generator = torch.Generator(device).manual_seed(int(
+                np.random.SeedSequence([generator.initial_seed(), 1])
+                .generate_state(1, np.uint64)[0] >> 1))
         # a data-parallel fit: the shard of the rows this process holds, and
         # a generator of its own for draws of one per local row (augmentation,
         # adversarial directions), so that the shared generator stays in step
@@ -168,6 +205,28 @@ class SelfLabeling:
         self._in_use = 0
         # per epoch, each head's summary (with several heads)
         self.head_summaries = []
+        # the mini-batch y-step's budget of EM iterations (when sync-free),
+        # and the epoch's count of batches whose y-step missed the
+        # tolerance with half of it and with all of it (on the device)
+        self.sync_free = (torch.device(device).type != "cpu"
+                          if self.ystep_sync_free is None else self.ystep_sync_free)
+        self._budget, self._misses, self._solves = self.ystep_budget, None, 0
+        self._exact = False  # the y-step solved to its tolerance, not in budget
+
+    @property
+    def rows(self):
+        """Where the training rows come from: X on the device (with
+        ``resident``) or streamed from the host."""
+        if self.resident is not None:
+            return self.resident.on(self.X, self.neighbors)
+        return HostRows(self.X, self.neighbors, self.device)
+
+    def batches(self, batch_size, generator):
+        """The index batches of one epoch (see :func:`skdeepcluster._data.batches`),
+        drawn on the device with ``resident``."""
+        if self.resident is not None:
+            generator = self.device_generator
+        return self.rows.batches(batch_size, generator)
 
     @contextmanager
     def _on_head(self, h):
@@ -232,6 +291,13 @@ class SelfLabeling:
         key = ("u", probs.dtype, probs.device)
         if key not in self._prior_cache:
             self._prior_cache[key] = pl.prior_tensor(self.prior, probs)
+        if self.sync_free and not self._exact and self.solver == "em":
+            labels, missed = pl.solve_in_budget(
+                probs, self.loss, float(self.fairness_weight),
+                self._prior_cache[key], self._budget, tol)
+            self._misses = missed if self._misses is None else self._misses + missed
+            self._solves += 1
+            return labels
         labels, _ = pl.solve_validated(
             probs, None, self.loss, float(self.fairness_weight),
             self._prior_cache[key], self.solver, pl.MAX_ITER, tol)
@@ -257,7 +323,8 @@ class SelfLabeling:
         network's input space: small where the data are dense, larger where
         they are sparse.
         """
-        far = self.scaler(fetch(self.X, self.neighbors[idx, -1], self.device))
+        rows = self.rows
+        far = self.scaler(rows.take(rows.neighbor(idx, -1)))
         radius = self.adversarial_radius * (inputs - far).norm(dim=1, keepdim=True)
         p = log_p.exp()
 
@@ -273,20 +340,20 @@ class SelfLabeling:
         return divergence(r.detach()).mean()
 
     def __call__(self, idx):
-        shard = self.shard
+        shard, rows = self.shard, self.rows
         # the batch's rows on the device, once for the statistics of every head
-        rows = to_device(torch.from_numpy(idx), self.last_labels.device)
-        x = fetch(self.X, idx, self.device)
+        positions = rows.positions(idx)
+        x = rows.take(idx)
         views = [self.view(x)]
         if self.pair_neighbors:
             # one draw per row of the global batch, on every process alike
             n_drawn = len(idx) if shard is None else shard.batch_total
+            draws = self.device_generator
             pick = torch.randint(self.neighbors.shape[1], (n_drawn,),
-                                 generator=self.generator).numpy()
+                                 generator=draws, device=draws.device)
             if shard is not None:
-                pick = pick[shard.batch_rows]
-            views.append(self.view(fetch(self.X, self.neighbors[idx, pick],
-                                          self.device)))
+                pick = pick.numpy()[shard.batch_rows]
+            views.append(self.view(rows.take(rows.neighbor(idx, pick))))
         elif self.augmenter is not None:
             views.append(self.view(x))
         batch = views[0] if len(views) == 1 else torch.cat(views)
@@ -307,7 +374,7 @@ class SelfLabeling:
                 means = [None] * len(probs)
                 if (self.start_labels is not None
                         and self.epochs_done < self.start_epochs):
-                    targets[0] = self._start_targets(rows, targets[0])
+                    targets[0] = self._start_targets(positions, targets[0])
             else:
                 targets, means = self._global_y_step(probs, log_probs)
         loss = sum(self._head_loss(h, idx, *parts) for h, parts in
@@ -323,7 +390,7 @@ class SelfLabeling:
                 log_p = head[0].detach()
                 p = log_p.exp() if len(views) > 1 else p
                 entropy = losses.entropy_from_log_probs(log_p, p)
-                stats.append({"labels": target.argmax(1), "idx": rows,
+                stats.append({"labels": target.argmax(1), "idx": positions,
                               "prob_sum": p.sum(0), "entropy_sum": entropy.sum(),
                               "target_sum": target.sum(0)})
         return loss, stats
@@ -411,16 +478,15 @@ class SelfLabeling:
         """
         if self.start_labels is None or self.start_steps <= 0:
             return
-        n_rows = self.X.shape[0]
+        n_rows, rows = self.X.shape[0], self.rows
         size = min(self.start_batch_size, n_rows)
         steps = min(self.start_steps, epochs * max(1, n_rows // size))
         taken, total = 0, torch.zeros((), device=self.start_labels.device)
         while taken < steps:
-            for idx in batches(n_rows, size, generator):
-                rows = to_device(torch.from_numpy(idx), self.start_labels.device)
-                logits = self.module(self.view(fetch(self.X, idx, self.device)))[0]
+            for idx in self.batches(size, generator):
+                logits = self.module(self.view(rows.take(idx)))[0]
                 loss = torch.nn.functional.cross_entropy(
-                    logits.float(), self.start_labels[rows],
+                    logits.float(), self.start_labels[rows.positions(idx)],
                     label_smoothing=self.start_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -490,8 +556,15 @@ class SelfLabeling:
         """Summarise the epoch (see :meth:`_end_epoch_head`). With several
         heads, each head's summary is kept in ``head_summaries`` and the
         first head's is returned, with the largest ``change`` of any head (so
-        that training stops early only when every head has settled)."""
+        that training stops early only when every head has settled).
+
+        With the budgeted y-step, the next epoch's budget is set here from
+        the count of this epoch's y-steps that missed the tolerance: doubled
+        (up to ``pseudo_labels.MAX_ITER``) when more than
+        ``ystep_miss_share`` of them missed it, halved (down to
+        ``ystep_min_budget``) when none missed it by half the budget."""
         self.epochs_done += 1
+        self._next_budget()
         summaries = []
         for h in range(len(self.heads)):
             with self._on_head(h):
@@ -500,6 +573,16 @@ class SelfLabeling:
             return summaries[0]
         self.head_summaries.append(summaries)
         return {**summaries[0], "change": max(s["change"] for s in summaries)}
+
+    def _next_budget(self):
+        if self._misses is None:
+            return
+        half, full = self._misses.tolist()  # one wait for the device
+        if full > self.ystep_miss_share * self._solves:
+            self._budget = min(2 * self._budget, pl.MAX_ITER)
+        elif half == 0:
+            self._budget = max(self._budget // 2, self.ystep_min_budget)
+        self._misses, self._solves = None, 0
 
     def _end_epoch_head(self):
         """Summarise the epoch from what the batches saw, at no extra forward
@@ -552,7 +635,7 @@ class SelfLabeling:
         million rows, the latest pseudo-labels), before the final inference
         over X."""
         self.neighbors = self.last_labels = self._sums = None
-        self.start_labels = None
+        self.start_labels = self.resident = None
         for state in self._states or ():
             state.last_labels = state.sums = None
 
@@ -578,7 +661,11 @@ class SelfLabeling:
             logits = self.shard.gather_rows(logits)
         logits = logits.float()
         probs = torch.softmax(logits, 1)
-        target = self.pseudo_labels(probs, tol=pl.TOL)
+        self._exact = True  # ranks runs: solved to its tolerance
+        try:
+            target = self.pseudo_labels(probs, tol=pl.TOL)
+        finally:
+            self._exact = False
         if self.loss == "shannon":
             return float(losses.cross_entropy(logits, target))
         prior = None if self.prior is None else self.prior.to(probs)

@@ -450,7 +450,7 @@ def test_verbose_lines_name_the_part_of_the_plan(blobs, capsys, monkeypatch):
     plan, *lines = capsys.readouterr().out.splitlines()
     assert plan == ("plan: 3 restarts screened after 2 epochs, the best trained "
                     "to 4; 300 rows in 1 batch per epoch; neighbour lists exact; "
-                    "1 torch thread(s)")
+                    "1 torch thread(s); X on cpu")
     stages = [line.split(", epoch")[0] for line in lines]
     assert stages == ["restart 1 of 3"] * 2 + ["restart 2 of 3"] * 2 + [
         "restart 3 of 3"] * 2 + ["training the best of 3 restarts"] * 2

@@ -6,7 +6,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.overrides import TorchFunctionMode
 
 from skdeepcluster import pseudo_labels as pl
 from skdeepcluster.pseudo_labels import (
@@ -303,20 +302,26 @@ def test_sync_free_path_matches_host_path(lam):
     probs = _probs(300, 12, seed=24)
     u = _uniform(12)
     start = torch.full_like(probs, 1 / 12)
-    for tol, max_iter in ((0.0, 60), (1e-6, 2000)):
+    for tol, max_iter in ((0.0, 40), (0.0, 60), (1e-6, 2000)):
         y_host, n_host = pl._em(probs, start.clone(), "collision", lam, u,
                                 max_iter, tol, sync_free=False)
         y_free, n_free = pl._em(probs, start.clone(), "collision", lam, u,
                                 max_iter, tol, sync_free=True)
+        f_host = float(pseudo_label_objective(y_host, probs, fairness_weight=lam))
+        f_free = float(pseudo_label_objective(y_free, probs, fairness_weight=lam))
         if tol == 0:
             assert n_host == n_free == max_iter
-            torch.testing.assert_close(y_free, y_host, rtol=1e-9, atol=1e-12)
+            if max_iter == 40:  # while F still moves: the same steps
+                torch.testing.assert_close(y_free, y_host, rtol=1e-9, atol=1e-12)
+            # Once F has settled to its last bits (by about 50 iterations
+            # here), accepting a step compares two equal values up to
+            # rounding, which may tip either way on a given CPU; the paths
+            # then differ only along directions F does not see.
+            assert f_free == pytest.approx(f_host, rel=1e-12)
         else:
             # Rounding (exp(log) against a product) can flip a borderline
             # acceptance, so the paths need not match iteration for iteration.
             assert n_free < 2 * n_host + 10
-            f_host = float(pseudo_label_objective(y_host, probs, fairness_weight=lam))
-            f_free = float(pseudo_label_objective(y_free, probs, fairness_weight=lam))
             assert f_free <= f_host * (1 + 1e-6)
     values = _trajectory("em", probs, "collision", lam, 100, sync_free=True)
     assert all(b <= a * (1 + 1e-13) for a, b in zip(values, values[1:]))
@@ -520,23 +525,9 @@ def test_result_is_an_ordinary_tensor():
         assert y.clone().requires_grad_(True).requires_grad
 
 
-class _SynchronisingCalls(TorchFunctionMode):
-    """Counts the tensor calls that make the host wait for the device."""
-
-    NAMES = {"item", "tolist", "cpu", "numpy", "__bool__", "__float__",
-             "__int__", "nonzero"}
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.count += getattr(func, "__name__", "") in self.NAMES
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("lam", [0.0, 1.0])
-def test_the_accelerator_path_waits_only_for_its_stopping_tests(lam):
+def test_the_accelerator_path_waits_only_for_its_stopping_tests(
+        lam, synchronising_calls):
     # One wait per test of the stopping rule, none to set up the floor or
     # the fairness constants. In 13 iterations the rule is tested once (at
     # iteration 5; the next test would be at 15), so a tolerance the solve
@@ -544,7 +535,7 @@ def test_the_accelerator_path_waits_only_for_its_stopping_tests(lam):
     probs = _probs(256, 10, seed=3)
     u = _uniform(10)
     for tol, expected in ((0.0, 0), (1e-30, 1)):
-        counter = _SynchronisingCalls()
+        counter = synchronising_calls()
         with counter:
             _, n_iter = pl._em(probs, None, "collision", lam, u, 13, tol,
                                sync_free=True)
