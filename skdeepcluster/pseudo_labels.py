@@ -149,7 +149,7 @@ def _check_every(sigma, sync_free):
 
 
 def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None,
-        sync_free=None):
+        sync_free=None, done=None):
     """EM / majorise-minimise updates of THEORY §3.
 
     ``y_ik <- (r_ik + λ u_k y_ik / ȳ_k) / (1 + λ Σ_c u_c y_ic / ȳ_c)`` with
@@ -158,11 +158,19 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
     the update is multiplicative, ``y_i <- y_i ∘ g_i / y_iᵀg_i`` with
     ``g_ik = σ_ik / σ_iᵀy_i + λ u_k / ȳ_k``, and is over-relaxed (see
     :func:`_em_collision`). ``y=None`` is the uniform start.
+
+    With ``done`` (a 0-dim bool tensor, updated in place) the stopping rule
+    is tested at every iteration without waiting for the device: once it
+    holds, ``done`` is set and the iterations left leave ``y`` as it is, so
+    that ``max_iter`` iterations give what the stopping rule would have
+    returned (when it held by then). The iteration count returned is then
+    ``max_iter``.
     """
     if loss == "collision":
         return _em_collision(sigma, y, lam, u, max_iter, tol,
                              accelerate=accelerate, callback=callback,
-                             sync_free=sync_free)
+                             sync_free=True if done is not None else sync_free,
+                             done=done)
     y = _uniform_start(sigma) if y is None else y
     tiny = torch.finfo(sigma.dtype).tiny
     lam_u = lam * u
@@ -172,6 +180,14 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
             numer = torch.addcmul(sigma, y, _fairness_weights(y, lam_u, tiny))
         else:
             numer = sigma.clone()
+        if done is not None:
+            gap = _frank_wolfe_gap(
+                y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny))
+            done.logical_or_(gap <= tol * _objective(y, sigma, loss, lam, u))
+            y = torch.where(done, y, numer.div_(numer.sum(dim=1, keepdim=True)))
+            if callback is not None:
+                callback(it, y)
+            continue
         if tol > 0 and it % check_every == check_every // 2:
             gap = _frank_wolfe_gap(
                 y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny)
@@ -185,7 +201,7 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
 
 
 def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
-                  callback=None, sync_free=None):
+                  callback=None, sync_free=None, done=None):
     """Collision EM with adaptive over-relaxation in the log domain.
 
     The EM step is ``y_i ∝ y_i ∘ g_i``. The over-relaxed step of order ``η``
@@ -202,7 +218,8 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     other devices it is a ``torch.where`` so that no iteration waits for the
     device (``sync_free=None`` chooses by device; tests force either path).
     ``y=None`` is the uniform start, from which the first (plain) step is
-    taken in closed form; it counts as an iteration.
+    taken in closed form; it counts as an iteration. ``done``: see
+    :func:`_em` (it needs the device loop).
     """
     first = 0
     if y is None and max_iter > 0:
@@ -227,7 +244,7 @@ def _em_collision(sigma, y, lam, u, max_iter, tol, *, accelerate=True,
     if check_every == 1:
         return _em_collision_host(sigma, y, lam, u, max_iter, tol, **options)
     return _em_collision_sync_free(sigma, y, lam, u, max_iter, tol,
-                                   check_every=check_every, **options)
+                                   check_every=check_every, done=done, **options)
 
 
 def _uniform_start(sigma):
@@ -372,7 +389,7 @@ def _em_collision_host(sigma, y, lam, u, max_iter, tol, *, floor, first,
 
 
 def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
-                            accelerate, callback, check_every):
+                            accelerate, callback, check_every, done=None):
     """The accelerator loop: no iteration waits for the device.
 
     Acceptance is a ``torch.where`` on device scalars and the stopping rule
@@ -393,15 +410,20 @@ def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
     one = torch.ones_like(eta)
     for it in range(first, max_iter):
         g, g_max, _ = _collision_weights(sigma, dots, col_sums, lam_nu, tiny)
-        if tol > 0 and it % check_every == check_every // 2:
+        if done is not None:  # tested at every iteration, frozen once met
+            gap = (g_max[:, 0] - torch.linalg.vecdot(y, g)).mean()
+            done.logical_or_(gap <= tol * value)
+        elif tol > 0 and it % check_every == check_every // 2:
             # Frank-Wolfe gap, -N ∇F = g: mean_i (max_k g_ik - y_iᵀ g_i).
             gap = (g_max[:, 0] - torch.linalg.vecdot(y, g)).mean()
             if bool(gap <= tol * value):
                 return y, it
         candidate = _relaxed_step(y, g, g_max, eta if accelerate else None, floor)
         new_dots, new_sums, new_value = state(candidate)
-        if accelerate:
-            accept = (new_value <= value) | (eta == 1.0)
+        if accelerate or done is not None:
+            accept = (new_value <= value) | (eta == 1.0) if accelerate else one > 0
+            if done is not None:
+                accept = accept & ~done
             y = torch.where(accept, candidate, y)
             dots = torch.where(accept, new_dots, dots)
             col_sums = torch.where(accept, new_sums, col_sums)
@@ -631,8 +653,9 @@ def solve_in_budget(sigma, loss, lam, u, n_iter, tol):
             missed[slot] = gap > tol * _objective(y, sigma, loss, lam, u)
 
     with torch.inference_mode():
-        y, _ = _em(sigma, None, loss, lam, u, n_iter, 0.0, callback=probe,
-                   sync_free=True)
+        done = torch.zeros((), dtype=torch.bool, device=sigma.device)
+        y, _ = _em(sigma, None, loss, lam, u, n_iter, tol, callback=probe,
+                   done=done)
     return y.clone(), missed.clone()
 
 
