@@ -945,10 +945,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 if isinstance(run, FloatingPointError):
                     state.dropped(run)
                     continue
-                # the tasks send their runs back without X and the neighbours
+                # the tasks send their runs back without X and the neighbours;
+                # one that trains on shares the fit's rows on the device
                 run.objective.X = X
                 if not run.done:
                     run.objective.neighbors = state.shared.neighbors
+                    run.objective.resident = state.shared.rows
                 for summary in run.history:
                     progress.update(summary)
                 state.runs.append(run)

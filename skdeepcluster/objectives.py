@@ -98,9 +98,10 @@ class SelfLabeling:
     generator of the run's own on that device (the CPU one on the CPU, where
     the batches are those of streamed rows). Where the y-step would wait for
     the device (``ystep_sync_free``), each mini-batch's EM instead runs a
-    budget of iterations set once per epoch (see :meth:`end_epoch`), so that
-    an epoch waits for the device a fixed number of times, however many
-    batches it has.
+    budget of iterations set once per epoch (see :meth:`end_epoch`), testing
+    its stopping rule on the device and keeping its labels once the rule
+    holds, so that an epoch waits for the device a fixed number of times,
+    however many batches it has.
 
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
@@ -126,16 +127,20 @@ class SelfLabeling:
     start_smoothing = 0.05
 
     #: Whether the mini-batch y-step runs a budget of EM iterations with no
-    #: wait for the device (True) or stops as soon as it certifies its
-    #: tolerance, which waits for the device at each test (False); None:
-    #: the budget on every device but the CPU, where a test costs nothing.
+    #: wait for the device, its labels kept from the iteration its tolerance
+    #: is certified at (True), or stops there, which waits for the device at
+    #: each test (False); None: the budget on every device but the CPU,
+    #: where a test costs nothing.
     ystep_sync_free = None
     #: The first epoch's budget of EM iterations per mini-batch, and its
-    #: bounds: after each epoch it doubles when more than
-    #: ``ystep_miss_share`` of the batches' y-steps missed the tolerance and
-    #: halves when none would have missed it with half the budget.
-    ystep_budget, ystep_min_budget = 16, 4
-    ystep_miss_share = 0.05
+    #: floor: after each epoch it doubles (up to ``pseudo_labels.MAX_ITER``)
+    #: when more than ``ystep_miss_share`` of the batches' y-steps missed the
+    #: tolerance and halves when none would have missed it with half the
+    #: budget. Starting at 16 and doubling past 5% of misses cost the
+    #: development suite's 2,000-row image sets 1 to 2.4 points (the user
+    #: guide's "GPU use"): the first epochs' y-steps need up to 100.
+    ystep_budget, ystep_min_budget = pl.MAX_ITER, 4
+    ystep_miss_share = 0.0
 
     def __init__(self, X, module, scaler, device, *, loss, fairness_weight, prior,
                  margin_weight, neighbors, augmenter, generator, solver="em",

@@ -163,30 +163,49 @@ def test_budgeted_y_step_is_the_tested_em_and_says_when_it_missed(loss, lam):
     assert pl.solve_in_budget(probs, loss, 1.0, u, 1, 1e-8)[1].tolist() == [1, 1]
 
 
+class Sixteen(SyncFree):
+    ystep_budget, ystep_miss_share = 16, 0.05
+
+
+def _objective(cls, X):
+    return cls(X, torch.nn.Linear(8, 4), InputScaler.fit(X), torch.device("cpu"),
+               loss="collision", fairness_weight=1.0, prior=None,
+               margin_weight=0.0, neighbors=None, augmenter=None,
+               generator=torch.Generator().manual_seed(0))
+
+
 def test_the_budget_follows_the_misses():
     X = _blobs(512)
-    obj = SyncFree(X, torch.nn.Linear(8, 4), InputScaler.fit(X), torch.device("cpu"),
-                   loss="collision", fairness_weight=1.0, prior=None,
-                   margin_weight=0.0, neighbors=None, augmenter=None,
-                   generator=torch.Generator().manual_seed(0))
-    assert obj.sync_free and obj._budget == SyncFree.ystep_budget
+    obj = _objective(Sixteen, X)
+    assert obj.sync_free and obj._budget == 16
     obj._misses, obj._solves = torch.tensor([3.0, 2.0]), 10  # 20% missed
     obj._next_budget()
-    assert obj._budget == 2 * SyncFree.ystep_budget
+    assert obj._budget == 32
     obj._misses, obj._solves = torch.tensor([0.0, 0.0]), 10
     obj._next_budget()
-    assert obj._budget == SyncFree.ystep_budget
+    assert obj._budget == 16
     obj._misses, obj._solves = torch.tensor([1.0, 0.0]), 10  # half missed once
     obj._next_budget()
-    assert obj._budget == SyncFree.ystep_budget
+    assert obj._budget == 16
+    obj._misses, obj._solves = torch.tensor([1.0, 0.0]), 100  # within the share
+    obj._next_budget()
+    assert obj._budget == 16
     for _ in range(10):
         obj._misses, obj._solves = torch.tensor([0.0, 0.0]), 10
         obj._next_budget()
-    assert obj._budget == SyncFree.ystep_min_budget
+    assert obj._budget == Sixteen.ystep_min_budget
     for _ in range(10):
         obj._misses, obj._solves = torch.tensor([10.0, 10.0]), 10
         obj._next_budget()
     assert obj._budget == pl.MAX_ITER
+    # the defaults: the solver's cap at first, doubled at a single miss
+    default = _objective(SyncFree, X)
+    assert default._budget == pl.MAX_ITER
+    default._misses, default._solves = torch.tensor([0.0, 0.0]), 10
+    default._next_budget()
+    default._misses, default._solves = torch.tensor([1.0, 1.0]), 1000
+    default._next_budget()
+    assert default._budget == pl.MAX_ITER
     # the objective that ranks runs is solved to its tolerance, not in budget
     assert obj._misses is None
     obj.objective_value(torch.randn(64, 4))
