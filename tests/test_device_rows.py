@@ -28,6 +28,16 @@ class SyncFreeClustering(DeepEntropyClustering):
     objective_class = SyncFree
 
 
+class Short(SyncFree):
+    """A short budget, for tests that count calls, not iterations."""
+
+    ystep_budget = 8
+
+
+class ShortClustering(DeepEntropyClustering):
+    objective_class = Short
+
+
 def _blobs(n_samples, seed=0):
     X, _ = make_blobs(n_samples=n_samples, centers=4, n_features=8,
                       random_state=seed)
@@ -95,7 +105,7 @@ def test_resident_and_streamed_rows_give_the_same_fit(tmp_path):
     assert untimed(resident.history_) == untimed(streamed.history_)
 
 
-def _syncs_of_one_epoch(counter_class, X, estimator=SyncFreeClustering, **params):
+def _syncs_of_one_epoch(counter_class, X, estimator=ShortClustering, **params):
     """The synchronising calls of a fit's third epoch: those of a 3-epoch
     fit less those of the same fit stopped after 2."""
     counts = []
@@ -110,25 +120,26 @@ def _syncs_of_one_epoch(counter_class, X, estimator=SyncFreeClustering, **params
     return counts[1] - counts[0]
 
 
-@pytest.mark.parametrize("params", [{}, {"n_heads": 1, "augment": "noise"},
-                                    {"adversarial_weight": 0.5}])
+@pytest.mark.parametrize("params", [{"n_heads": 3},
+                                    {"n_heads": 1, "augment": "noise"},
+                                    {"n_heads": 2, "adversarial_weight": 0.5}])
 def test_an_epoch_waits_for_the_device_as_often_however_many_batches(
         synchronising_calls, params):
-    # 8 batches of 32 rows against 32: the same number of waits per epoch
-    few = _syncs_of_one_epoch(synchronising_calls, _blobs(256), **params)
-    many = _syncs_of_one_epoch(synchronising_calls, _blobs(1024), **params)
+    # 4 batches of 32 rows against 16: the same number of waits per epoch
+    few = _syncs_of_one_epoch(synchronising_calls, _blobs(128), **params)
+    many = _syncs_of_one_epoch(synchronising_calls, _blobs(512), **params)
     assert few == many
-    assert 0 < few <= 60  # a handful per head, none per batch
+    assert 0 < few <= 6 * params["n_heads"] + 4  # a handful per head
 
 
 def test_the_host_y_step_waits_per_batch(synchronising_calls):
     # the contrast that makes the test above meaningful: the CPU's y-step,
     # which tests its stopping rule at every iteration
-    few = _syncs_of_one_epoch(synchronising_calls, _blobs(256),
-                              DeepEntropyClustering)
-    many = _syncs_of_one_epoch(synchronising_calls, _blobs(1024),
-                               DeepEntropyClustering)
-    assert few >= 256 // 32 and many >= 1024 // 32  # at least one per batch
+    few = _syncs_of_one_epoch(synchronising_calls, _blobs(128),
+                              DeepEntropyClustering, n_heads=3)
+    many = _syncs_of_one_epoch(synchronising_calls, _blobs(512),
+                               DeepEntropyClustering, n_heads=3)
+    assert few >= 128 // 32 and many >= 512 // 32  # at least one per batch
 
 
 def test_streamed_rows_read_a_memmap_batch_by_batch(tmp_path):
