@@ -96,8 +96,8 @@ class SelfLabeling:
     the runs of a fit) X and the neighbour lists are used from the device:
     the index batches and the neighbour draws are made there, from a
     generator of the run's own on that device (the CPU one on the CPU, where
-    the batches are those of streamed rows). Where the y-step would wait for
-    the device (``ystep_sync_free``), each mini-batch's EM instead runs a
+    the batches are those of streamed rows). With ``ystep_sync_free``,
+    each mini-batch's EM instead runs a
     budget of iterations set once per epoch (see :meth:`end_epoch`), testing
     its stopping rule on the device and keeping its labels once the rule
     holds, so that an epoch waits for the device a fixed number of times,
@@ -129,16 +129,18 @@ class SelfLabeling:
     #: Whether the mini-batch y-step runs a budget of EM iterations with no
     #: wait for the device, its labels kept from the iteration its tolerance
     #: is certified at (True), or stops there, which waits for the device at
-    #: each test (False); None: the budget on every device but the CPU,
-    #: where a test costs nothing.
-    ystep_sync_free = None
+    #: each test (False: on a GPU every 10 iterations). Off by default until
+    #: it is measured on a GPU: on the CPU its float32 arithmetic on the
+    #: device scalars gives fits that drift from the CPU's (the user guide's
+    #: "GPU use").
+    ystep_sync_free = False
     #: The first epoch's budget of EM iterations per mini-batch, and its
     #: floor: after each epoch it doubles (up to ``pseudo_labels.MAX_ITER``)
     #: when more than ``ystep_miss_share`` of the batches' y-steps missed the
     #: tolerance and halves when none would have missed it with half the
-    #: budget. Starting at 16 and doubling past 5% of misses cost the
-    #: development suite's 2,000-row image sets 1 to 2.4 points (the user
-    #: guide's "GPU use"): the first epochs' y-steps need up to 100.
+    #: budget. It starts at the solver's cap because the first epochs'
+    #: y-steps need up to that many (a median of 43 in the first epoch on
+    #: 2,000 Fashion-MNIST images, against 6 from the fifth on).
     ystep_budget, ystep_min_budget = pl.MAX_ITER, 4
     ystep_miss_share = 0.0
 
@@ -213,8 +215,7 @@ class SelfLabeling:
         # the mini-batch y-step's budget of EM iterations (when sync-free),
         # and the epoch's count of batches whose y-step missed the
         # tolerance with half of it and with all of it (on the device)
-        self.sync_free = (torch.device(device).type != "cpu"
-                          if self.ystep_sync_free is None else self.ystep_sync_free)
+        self.sync_free = bool(self.ystep_sync_free)
         self._budget, self._misses, self._solves = self.ystep_budget, None, 0
         self._exact = False  # the y-step solved to its tolerance, not in budget
 
