@@ -96,12 +96,11 @@ class SelfLabeling:
     the runs of a fit) X and the neighbour lists are used from the device:
     the index batches and the neighbour draws are made there, from a
     generator of the run's own on that device (the CPU one on the CPU, where
-    the batches are those of streamed rows). With ``ystep_sync_free``,
-    each mini-batch's EM instead runs a
-    budget of iterations set once per epoch (see :meth:`end_epoch`), testing
-    its stopping rule on the device and keeping its labels once the rule
-    holds, so that an epoch waits for the device a fixed number of times,
-    however many batches it has.
+    the batches are those of streamed rows). With ``ystep_sync_free``, each
+    mini-batch's EM runs a budget of iterations set once per epoch (see
+    :meth:`end_epoch`), testing its stopping rule on the device and keeping
+    its labels once the rule holds, so that an epoch waits for the device a
+    fixed number of times, however many batches it has.
 
     Subclasses may override :meth:`view` (how a batch becomes network input),
     :meth:`pseudo_labels` (the y-step), :meth:`network_loss` (the network
