@@ -225,7 +225,7 @@ def test_the_budget_follows_the_misses():
 
 def test_sync_free_fit_clusters_as_the_host_fit():
     X, y = make_blobs(n_samples=600, centers=4, n_features=8, random_state=2)
-    params = dict(n_clusters=4, n_init=1, max_iter=30, random_state=0)
+    params = dict(n_clusters=4, n_init=1, n_heads=1, max_iter=20, random_state=0)
     host = DeepEntropyClustering(**params).fit(X)
     free = SyncFreeClustering(**params).fit(X)
     assert adjusted_rand_score(y, free.labels_) > 0.95
