@@ -195,10 +195,6 @@ class DeviceRows:
                 np.asarray(neighbors, dtype=np.int64), device=self.device)
         return self
 
-    def release(self):
-        """Drop the device tensors."""
-        self._source = self._X = self._neighbors = None
-
     def batches(self, batch_size, generator):
         """:func:`batches` drawn on the device: the same batches as it
         gives from the same CPU generator (each sorted)."""

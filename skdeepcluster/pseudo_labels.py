@@ -134,6 +134,13 @@ def _frank_wolfe_gap(y, grad) -> torch.Tensor:
     return ((y * grad).sum(dim=1) - grad.amin(dim=1)).mean()
 
 
+def _certified(y, sigma, loss, lam, u, lam_u, tol) -> torch.Tensor:
+    """Whether the Frank-Wolfe gap at ``y`` is at most ``tol`` times ``F``
+    (a bool tensor: reading it waits for the device); ``lam_u`` is ``λu``."""
+    grad = _scaled_gradient(y, sigma, loss, lam, lam_u, torch.finfo(y.dtype).tiny)
+    return _frank_wolfe_gap(y, grad) <= tol * _objective(y, sigma, loss, lam, u)
+
+
 # ---------------------------------------------------------------------------
 # Solvers (inputs already validated; ``y`` is owned and may be overwritten)
 # ---------------------------------------------------------------------------
@@ -181,18 +188,13 @@ def _em(sigma, y, loss, lam, u, max_iter, tol, *, accelerate=True, callback=None
         else:
             numer = sigma.clone()
         if done is not None:
-            gap = _frank_wolfe_gap(
-                y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny))
-            done.logical_or_(gap <= tol * _objective(y, sigma, loss, lam, u))
+            done.logical_or_(_certified(y, sigma, loss, lam, u, lam_u, tol))
             y = torch.where(done, y, numer.div_(numer.sum(dim=1, keepdim=True)))
             if callback is not None:
                 callback(it, y)
             continue
         if tol > 0 and it % check_every == check_every // 2:
-            gap = _frank_wolfe_gap(
-                y, _scaled_gradient(y, sigma, loss, lam, lam_u, tiny)
-            )
-            if bool(gap <= tol * _objective(y, sigma, loss, lam, u)):
+            if bool(_certified(y, sigma, loss, lam, u, lam_u, tol)):
                 return y, it
         y = numer.div_(numer.sum(dim=1, keepdim=True))
         if callback is not None:
@@ -421,9 +423,12 @@ def _em_collision_sync_free(sigma, y, lam, u, max_iter, tol, *, floor, first,
         candidate = _relaxed_step(y, g, g_max, eta if accelerate else None, floor)
         new_dots, new_sums, new_value = state(candidate)
         if accelerate or done is not None:
-            accept = (new_value <= value) | (eta == 1.0) if accelerate else one > 0
-            if done is not None:
-                accept = accept & ~done
+            if not accelerate:  # every step is taken until the rule holds
+                accept = ~done
+            else:
+                accept = (new_value <= value) | (eta == 1.0)
+                if done is not None:
+                    accept = accept & ~done
             y = torch.where(accept, candidate, y)
             dots = torch.where(accept, new_dots, dots)
             col_sums = torch.where(accept, new_sums, col_sums)
@@ -640,17 +645,13 @@ def solve_in_budget(sigma, loss, lam, u, n_iter, tol):
     once per epoch) can set the next budget from them without a wait per
     solve.
     """
-    tiny = torch.finfo(sigma.dtype).tiny
-    probes = {max(1, n_iter // 2) - 1: [0], n_iter - 1: [1]}
-    if n_iter == 1:
-        probes = {0: [0, 1]}
+    probed_after, lam_u = (max(1, n_iter // 2), n_iter), lam * u
     missed = torch.zeros(2, dtype=sigma.dtype, device=sigma.device)
 
-    def probe(it, y):
-        for slot in probes.get(it, ()):
-            gap = _frank_wolfe_gap(
-                y, _scaled_gradient(y, sigma, loss, lam, lam * u, tiny))
-            missed[slot] = gap > tol * _objective(y, sigma, loss, lam, u)
+    def probe(it, y):  # called after iteration it + 1
+        for slot, after in enumerate(probed_after):
+            if it + 1 == after:
+                missed[slot] = ~_certified(y, sigma, loss, lam, u, lam_u, tol)
 
     with torch.inference_mode():
         done = torch.zeros((), dtype=torch.bool, device=sigma.device)
