@@ -16,6 +16,7 @@ python benchmarks/run_suite.py                      # the cheap sets, 3 seeds
 python benchmarks/run_suite.py --datasets mnist-10k,fashion-10k --seeds 1
 python benchmarks/run_suite.py --methods deep --set batch_size=64 --label b64
 python benchmarks/run_suite.py --datasets unequal   # clusters of unequal sizes
+python benchmarks/run_suite.py --datasets few       # few rows per class
 python benchmarks/run_suite.py --report-only
 """
 
@@ -51,6 +52,10 @@ TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
 #: small groups.
 UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "mnist-lt50",
            "fashion-lt50", "blobs-10to1", "blobs-outliers"]
+#: Few rows per class: ``<set>-<n>pc`` keeps ``n`` rows of each class of a
+#: suite set (150 to 300 rows; 20 classes in the last).
+FEW = ["digits-15pc", "mnist-2k-20pc", "fashion-14px-2k-20pc",
+       "mnist+fashion-4k-15pc"]
 #: The sets a default run covers: every set of at most 4,000 rows.
 CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
 #: Method names: baselines by their factory name, and the estimator.
@@ -67,6 +72,14 @@ def _downsample(X):
     return X.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
 
 
+def _per_class(X, y, n, seed=0):
+    """``n`` rows of each class."""
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(np.flatnonzero(y == c), n, replace=False) for c in np.unique(y)]
+    keep = np.sort(np.concatenate(keep))
+    return X[keep], y[keep]
+
+
 def _long_tailed(X, y, ratio, largest, seed=0):
     """Class c keeps ``largest * ratio**(-c / (K - 1))`` of its rows."""
     rng = np.random.default_rng(seed)
@@ -81,6 +94,10 @@ def _long_tailed(X, y, ratio, largest, seed=0):
 
 def load(name, data_home):
     """(X, y, is_image) of a suite set."""
+    base, _, per_class = name.rpartition("-")
+    if per_class.endswith("pc") and per_class[:-2].isdigit():  # digits-15pc, ...
+        X, y, is_image = load(base, data_home)
+        return (*_per_class(X, y, int(per_class[:-2])), is_image)
     which, _, ratio = name.partition("-lt")
     if ratio.isdigit():  # digits-lt10, mnist-lt50, ...: long-tailed subsets
         if which == "digits":
@@ -138,7 +155,7 @@ def make_method(method, n_clusters, seed, overrides):
 def run(args):
     overrides = parse_overrides(args.set)
     names = {"cheap": CHEAP, "unequal": UNEQUAL + ["breast_cancer"],
-             "all": IMAGES + TABULAR + TOY + UNEQUAL}.get(
+             "few": FEW, "all": IMAGES + TABULAR + TOY + UNEQUAL + FEW}.get(
         args.datasets, args.datasets.split(","))
     methods = METHODS if args.methods == "all" else args.methods.split(",")
     measured_at, out = commit() or "not recorded", Path(args.out)
@@ -229,7 +246,7 @@ def report():
     records = latest_records()
     if not records:
         return
-    order = IMAGES + TABULAR + TOY + UNEQUAL
+    order = IMAGES + TABULAR + TOY + UNEQUAL + FEW
     datasets = sorted({r["dataset"] for r in records}, key=order.index)
     methods = sorted({_method_key(r) for r in records},
                      key=lambda m: (METHODS.index(m.split(" ")[0]), m))
@@ -271,7 +288,7 @@ def report():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="cheap",
-                   help="'cheap' (default), 'unequal', 'all' or a comma-separated "
+                   help="'cheap' (default), 'unequal', 'few', 'all' or a comma-separated "
                    "list")
     p.add_argument("--methods", default="all",
                    help=f"'all' or a comma-separated subset of {METHODS}")

@@ -1181,6 +1181,10 @@ _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
 #: From this many rows up a run that is not screened is counted in steps.
 _FULL_ROWS = 70_000
+#: The fewest optimisation steps of a run that is not screened: with
+#: ``batch_size=256`` sets of fewer than 1,024 rows train for more than 50
+#: epochs (200 epochs below 512 rows).
+_MIN_STEPS = 200
 
 
 def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_iter,
@@ -1224,7 +1228,7 @@ def _run_epochs(n_samples, steps):
     beyond, or about 27,300 optimisation steps where those are fewer epochs
     (beyond 70,000 rows with ``batch_size=256``)."""
     if n_samples <= _SCREEN_ABOVE:
-        by_rows = 50
+        by_rows = max(50, math.ceil(_MIN_STEPS / steps))
     elif n_samples <= _FULL_ROWS:
         by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
                             / (_FULL_ROWS - _SCREEN_ABOVE))
