@@ -1181,10 +1181,10 @@ _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
 #: From this many rows up a run that is not screened is counted in steps.
 _FULL_ROWS = 70_000
-#: The fewest optimisation steps of a run that is not screened: with
-#: ``batch_size=256`` sets of fewer than 1,024 rows train for more than 50
-#: epochs (200 epochs below 512 rows).
-_MIN_STEPS = 200
+#: The fewest optimisation steps of an augmented run that is not screened:
+#: with ``batch_size=256`` augmented fits of fewer than 1,024 rows train for
+#: more than 50 epochs (200 epochs below 512 rows).
+_MIN_AUGMENTED_STEPS = 200
 
 
 def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_iter,
@@ -1217,18 +1217,21 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
         # at least one epoch past the screen (a screen of one epoch on
         # several million rows would otherwise leave nothing to train)
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
-                        screen_epochs + 1) if screened else _run_epochs(n_samples,
-                                                                        steps))
+                        screen_epochs + 1) if screened
+                    else _run_epochs(n_samples, steps, augmented))
     return n_init, n_heads, screen_epochs, max_iter
 
 
-def _run_epochs(n_samples, steps):
+def _run_epochs(n_samples, steps, augmented=False):
     """The epochs of a run that is not screened (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
-    (beyond 70,000 rows with ``batch_size=256``)."""
+    (beyond 70,000 rows with ``batch_size=256``). An ``augmented`` run
+    trains for at least 200 steps: on sets of 150 to 300 rows (one step per
+    epoch) 50 epochs left the image option below the default."""
     if n_samples <= _SCREEN_ABOVE:
-        by_rows = max(50, math.ceil(_MIN_STEPS / steps))
+        by_rows = (max(50, math.ceil(_MIN_AUGMENTED_STEPS / steps)) if augmented
+                   else 50)
     elif n_samples <= _FULL_ROWS:
         by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
                             / (_FULL_ROWS - _SCREEN_ABOVE))
