@@ -160,6 +160,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         batch_size``, at most 100 (MNIST's 100 epochs; the kept run gets the
         epochs the screening saved), and for runs that are not screened 50
         to 100 in proportion up to 70,000 samples and as many steps beyond.
+        With ``augment``, a run that is not screened trains for at least
+        200 steps: ``ceil(200 / s)`` epochs where that is more than 50 (below
+        1,024 samples with ``batch_size=256``; 200 epochs below 512).
+
+        .. versionchanged:: 0.1
+           The 200-step floor of augmented runs.
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3

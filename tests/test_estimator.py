@@ -265,8 +265,14 @@ def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
     assert _restart_plan(n_samples, 256, *given) == plan
 
 
-@pytest.mark.parametrize("n_samples, plan", [(20_000, (8, 1, None, 50)),
-                                             (70_000, (8, 1, 15, 100))])
+@pytest.mark.parametrize("n_samples, plan", [
+    (300, (8, 1, None, 200)),    # one step per epoch: 200 epochs
+    (695, (8, 1, None, 100)),    # two steps per epoch
+    (1_023, (8, 1, None, 67)),
+    (1_024, (8, 1, None, 50)),   # four steps per epoch: 50 epochs are 200 steps
+    (20_000, (8, 1, None, 50)),
+    (70_000, (8, 1, 15, 100)),
+])
 def test_augmented_fits_plan_restarts_of_one_head(n_samples, plan):
     assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
                          augmented=True) == plan
@@ -302,6 +308,16 @@ def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init, smallest):
                    for n, (s, _) in zip(sizes, steps) if 70_000 <= n <= 2_000_000)
     for n, (a, _), (b, runs) in zip(sizes[1:], steps[:-1], steps[1:]):
         assert abs(b - a) <= (runs + 1) * (n // batch_size) + 0.02 * max(a, b)
+
+
+@pytest.mark.parametrize("n_samples", [150, 695, 1_024])
+def test_only_augmented_runs_get_the_step_floor(n_samples):
+    """Without augmentation small data keep 50 epochs, however few steps."""
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto") == (
+        1, 8, None, 50)
+    # an explicit max_iter is kept as given
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", 30,
+                         augmented=True)[3] == 30
 
 
 def test_fit_plans_restarts_from_the_number_of_rows():
