@@ -288,8 +288,8 @@ def report():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="cheap",
-                   help="'cheap' (default), 'unequal', 'few', 'all' or a comma-separated "
-                   "list")
+                   help="'cheap' (default), 'unequal', 'few', 'all' or a "
+                   "comma-separated list")
     p.add_argument("--methods", default="all",
                    help=f"'all' or a comma-separated subset of {METHODS}")
     p.add_argument("--seeds", type=int, default=3)
