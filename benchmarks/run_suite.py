@@ -72,24 +72,25 @@ def _downsample(X):
     return X.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
 
 
-def _per_class(X, y, n, seed=0):
-    """``n`` rows of each class."""
+def _keep_per_class(X, y, counts, seed=0):
+    """``counts(c, K)`` rows of each class ``c`` of the ``K``, drawn at random."""
     rng = np.random.default_rng(seed)
-    keep = [rng.choice(np.flatnonzero(y == c), n, replace=False) for c in np.unique(y)]
+    classes = np.unique(y)
+    keep = [rng.choice(np.flatnonzero(y == c), counts(c, len(classes)), replace=False)
+            for c in classes]
     keep = np.sort(np.concatenate(keep))
     return X[keep], y[keep]
 
 
-def _long_tailed(X, y, ratio, largest, seed=0):
+def _per_class(X, y, n):
+    """``n`` rows of each class."""
+    return _keep_per_class(X, y, lambda c, k: n)
+
+
+def _long_tailed(X, y, ratio, largest):
     """Class c keeps ``largest * ratio**(-c / (K - 1))`` of its rows."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    keep = []
-    for c in classes:
-        n_c = int(round(largest * ratio ** (-c / (len(classes) - 1))))
-        keep += list(rng.choice(np.flatnonzero(y == c), n_c, replace=False))
-    keep = np.sort(keep)
-    return X[keep], y[keep]
+    return _keep_per_class(
+        X, y, lambda c, k: int(round(largest * ratio ** (-c / (k - 1)))))
 
 
 def load(name, data_home):
