@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 #: Version of the checkpoint layout; a file of another version is refused.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 #: Rows of X hashed to recognise the data a checkpoint belongs to.
 _FINGERPRINT_ROWS = 1000
 

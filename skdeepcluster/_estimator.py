@@ -515,6 +515,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         joined into them (``n_subclusters``)."""
         return self.n_clusters if self.n_subclusters is None else self.n_subclusters
 
+    def _joins_subclusters(self):
+        """Whether the network's outputs are more than the clusters, and
+        joined into them on the neighbour graph (``n_subclusters`` equal to
+        ``n_clusters`` is the plain fit)."""
+        return self._n_outputs() > self.n_clusters
+
     def _check_params_vs_input(self, X, warm=False, n_samples=None):
         """Resolve data-dependent settings into private attributes; a warm
         start continues the fitted network alone. ``n_samples`` counts the
@@ -550,7 +556,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             if warm:  # continue from the fitted proportions
                 self._prior_start = getattr(self, "cluster_prior_", None)
         elif self.cluster_prior is not None:
-            if self.n_subclusters is not None:
+            if self._joins_subclusters():
                 raise ValueError(
                     "cluster_prior gives the proportions of the clusters, but "
                     f"with n_subclusters={self.n_subclusters} the fairness terms "
@@ -629,10 +635,10 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         start_labels = None
         if self._spectral_start(X.shape, warm, shard):
             start_labels = spectral_labels(neighbors, self._n_outputs(), seed)
-        rows = None
+        resident = None
         if device is not None and shard is None:
-            rows = device_rows(X, neighbors, device)
-        return _SharedInputs(scaler, neighbors, start_labels, rows)
+            resident = device_rows(X, neighbors, device)
+        return _SharedInputs(scaler, neighbors, start_labels, resident)
 
     def _n_neighbors_searched(self):
         """How many neighbours the fit lists per row (0: no lists): the
@@ -641,13 +647,13 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         joined on the graph."""
         return self.n_neighbors or (
             _RADIUS_NEIGHBORS if self.adversarial_weight > 0
-            or self.n_subclusters is not None else 0)
+            or self._joins_subclusters() else 0)
 
     def _spectral_start(self, shape, warm=False, shard=None):
         """Whether the first head starts from the spectral clustering of the
         neighbour graph (see ``spectral_head``); ``shape`` is that of all
         rows."""
-        wanted = ((shape[1] <= MAX_DIM or self._n_outputs() > self.n_clusters)
+        wanted = ((shape[1] <= MAX_DIM or self._joins_subclusters())
                   if self.spectral_head == "auto" else self.spectral_head)
         return bool(wanted) and self._spectral_off(shape[0], warm,
                                                    shard is not None) is None
@@ -747,7 +753,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         with (self._threads(X, device, self._batch_size),
               self._progress(self._planned_epochs(), shown) as progress):
             progress.note(self._plan_text((n_samples, X.shape[1]), device, warm,
-                                          shard, state.shared.rows is not None))
+                                          shard, state.shared.resident is not None))
             self._start_and_screen(X, state, device, warm, progress, checkpoint,
                                    shard)
             best = self._finish_best(X, state, progress, checkpoint)
@@ -775,7 +781,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         cluster of the largest summed probability; without subclusters one
         output per cluster and ``labels`` as they are."""
         n_outputs = self._n_outputs()
-        if n_outputs == self.n_clusters:
+        if not self._joins_subclusters():
             return np.arange(n_outputs), labels
         logits = super()._logits(X)
         proba = torch.softmax(logits.double(), 1)
@@ -840,7 +846,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                        else "")
             runs += (f" ({started}the one with the lowest "
                      f"{'normalised cut' if uses else 'objective'} kept)")
-        if self._n_outputs() != self.n_clusters:
+        if self._joins_subclusters():
             runs += (f"; {self._n_outputs()} subclusters joined into "
                      f"{self.n_clusters} clusters on the neighbour graph")
         parallel = effective_n_jobs(self.n_jobs)
@@ -914,7 +920,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         scaler=state.shared.scaler,
                         neighbors=state.shared.neighbors, shard=shard,
                         start_labels=state.shared.start_labels,
-                        resident=state.shared.rows)
+                        resident=state.shared.resident)
                 run = state.current
                 self._advance_saving(run, progress, self._screen_epochs, state,
                                      checkpoint, X)
@@ -956,7 +962,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 run.objective.X = X
                 if not run.done:
                     run.objective.neighbors = state.shared.neighbors
-                    run.objective.resident = state.shared.rows
+                    run.objective.resident = state.shared.resident
                 for summary in run.history:
                     progress.update(summary)
                 state.runs.append(run)
@@ -1251,12 +1257,12 @@ class _SharedInputs:
     """What every restart of one fit trains from: the input scaling, the
     nearest-neighbour lists (None when no term uses them), the labels
     the first head starts from (None: it starts as the others) and the
-    rows on the device (None: they stream from the host)."""
+    rows kept on the device (None: they stream from the host)."""
 
     scaler: InputScaler
     neighbors: np.ndarray | None
     start_labels: np.ndarray | None = None
-    rows: DeviceRows | None = None
+    resident: DeviceRows | None = None
 
 
 @dataclass
@@ -1318,7 +1324,7 @@ def _screen_restart(estimator, X, shared, seed, device, config):
                                        scaler=shared.scaler,
                                        neighbors=shared.neighbors,
                                        start_labels=shared.start_labels,
-                                       resident=shared.rows)
+                                       resident=shared.resident)
             estimator._advance_run(run, Progress(0, 0, ""),
                                    pause_after=estimator._screen_epochs)
             estimator._evaluate(X, run, shared.neighbors)

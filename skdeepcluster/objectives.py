@@ -214,7 +214,6 @@ class SelfLabeling:
         # the mini-batch y-step's budget of EM iterations (when sync-free),
         # and the epoch's count of batches whose y-step missed the
         # tolerance with half of it and with all of it (on the device)
-        self.sync_free = bool(self.ystep_sync_free)
         self._budget, self._misses, self._solves = self.ystep_budget, None, 0
         self._exact = False  # the y-step solved to its tolerance, not in budget
 
@@ -296,7 +295,7 @@ class SelfLabeling:
         key = ("u", probs.dtype, probs.device)
         if key not in self._prior_cache:
             self._prior_cache[key] = pl.prior_tensor(self.prior, probs)
-        if self.sync_free and not self._exact and self.solver == "em":
+        if self.ystep_sync_free and not self._exact and self.solver == "em":
             labels, missed = pl.solve_in_budget(
                 probs, self.loss, float(self.fairness_weight),
                 self._prior_cache[key], self._budget, tol)

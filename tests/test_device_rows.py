@@ -188,7 +188,7 @@ def _objective(cls, X):
 def test_the_budget_follows_the_misses():
     X = _blobs(512)
     obj = _objective(Sixteen, X)
-    assert obj.sync_free and obj._budget == 16
+    assert obj.ystep_sync_free and obj._budget == 16
     obj._misses, obj._solves = torch.tensor([3.0, 2.0]), 10  # 20% missed
     obj._next_budget()
     assert obj._budget == 32

@@ -124,6 +124,12 @@ def test_as_many_subclusters_as_clusters_is_the_plain_fit(one_torch_thread):
     np.testing.assert_array_equal(same.subcluster_map_, [0, 1, 2])
     np.testing.assert_array_equal(same.labels_, plain.labels_)
     np.testing.assert_allclose(same.predict_proba(X), plain.predict_proba(X))
+    # there is nothing to join, so known proportions hold as without it
+    prior = {"cluster_prior": [0.6, 0.3, 0.1]}
+    plain = DeepEntropyClustering(**{**PARAMS, **prior, "n_subclusters": None}).fit(X)
+    same = DeepEntropyClustering(**{**PARAMS, **prior, "n_subclusters": 3}).fit(X)
+    np.testing.assert_array_equal(same.labels_, plain.labels_)
+    np.testing.assert_allclose(same.cluster_prior_, plain.cluster_prior_)
 
 
 def test_refit_and_warm_start(one_torch_thread):
