@@ -53,9 +53,11 @@ TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
 UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "mnist-lt50",
            "fashion-lt50", "blobs-10to1", "blobs-outliers"]
 #: Few rows per class: ``<set>-<n>pc`` keeps ``n`` rows of each class of a
-#: suite set (150 to 300 rows; 20 classes in the last).
+#: suite set (150 to 800 rows; 20 classes in the sets of MNIST and
+#: Fashion-MNIST together).
 FEW = ["digits-15pc", "mnist-2k-20pc", "fashion-14px-2k-20pc",
-       "mnist+fashion-4k-15pc"]
+       "mnist+fashion-4k-15pc", "fashion-2k-20pc", "mnist-14px-2k-20pc",
+       "digits-30pc", "digits-50pc", "mnist-2k-50pc", "mnist+fashion-4k-40pc"]
 #: The sets a default run covers: every set of at most 4,000 rows.
 CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
 #: Method names: baselines by their factory name, and the estimator.

@@ -542,7 +542,8 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._n_init, self._n_heads, self._screen_epochs, self._max_iter = (
             _restart_plan(n_samples, self._batch_size, 1 if warm else self.n_init,
                           1 if warm else self.n_heads, self.screen_epochs,
-                          self.max_iter, augmented=self.augment is not None))
+                          self.max_iter, augmented=self.augment is not None,
+                          wide=n_features > MAX_DIM))
         self._prior = None
         self._prior_start = None
         fitted = getattr(self, "cluster_prior_", None)
@@ -1196,11 +1197,11 @@ _FULL_ROWS = 70_000
 #: The fewest optimisation steps of an augmented run that is not screened:
 #: with ``batch_size=256`` augmented fits of fewer than 1,024 rows train for
 #: more than 50 epochs (200 epochs below 512 rows).
-_MIN_AUGMENTED_STEPS = 200
+_MIN_STEPS = 200
 
 
 def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_iter,
-                  augmented=False):
+                  augmented=False, wide=False):
     """Resolve the "auto" settings: (n_init, n_heads, screen_epochs, max_iter).
 
     Up to 20,000 samples, one run of 8 heads for 50 epochs, or 8 restarts of
@@ -1230,11 +1231,11 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
         # several million rows would otherwise leave nothing to train)
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
                         screen_epochs + 1) if screened
-                    else _run_epochs(n_samples, steps, augmented))
+                    else _run_epochs(n_samples, steps, augmented or wide))
     return n_init, n_heads, screen_epochs, max_iter
 
 
-def _run_epochs(n_samples, steps, augmented=False):
+def _run_epochs(n_samples, steps, floor=False):
     """The epochs of a run that is not screened (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
@@ -1242,8 +1243,7 @@ def _run_epochs(n_samples, steps, augmented=False):
     trains for at least 200 steps: on sets of 150 to 300 rows (one step per
     epoch) 50 epochs left the image option below the default."""
     if n_samples <= _SCREEN_ABOVE:
-        by_rows = (max(50, math.ceil(_MIN_AUGMENTED_STEPS / steps)) if augmented
-                   else 50)
+        by_rows = (max(50, math.ceil(_MIN_STEPS / steps)) if floor else 50)
     elif n_samples <= _FULL_ROWS:
         by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
                             / (_FULL_ROWS - _SCREEN_ABOVE))
