@@ -201,20 +201,20 @@ def _commit_ages():
     return {h: i for i, h in enumerate(log)}
 
 
-def latest_records():
-    """The suite's records (``results/suite*.jsonl``), the latest commit's of
-    each (data set, method, label, seed): records are read oldest commit
-    first (by this checkout's history; a commit it does not know counts as
-    the oldest), files in name order."""
+def latest_records(paths=None, key=_method_key):
+    """The records of ``paths`` (None: the suite's, ``results/suite*.jsonl``),
+    the latest commit's of each (data set, ``key`` (method and label), seed):
+    records are read oldest commit first (by this checkout's history; a
+    commit it does not know counts as the oldest), files in name order."""
     records = []
-    for path in sorted(RESULTS.glob("suite*.jsonl")):
+    for path in sorted(RESULTS.glob("suite*.jsonl")) if paths is None else paths:
         records += [json.loads(line) for line in path.read_text().splitlines()]
     age = _commit_ages()
     records.sort(key=lambda r: -age.get(str(r.get("commit", "")).rstrip("+"),
                                         len(age)))
     latest = {}
     for r in records:
-        latest[(r["dataset"], _method_key(r), r["seed"])] = r
+        latest[(r["dataset"], key(r), r["seed"])] = r
     return list(latest.values())
 
 

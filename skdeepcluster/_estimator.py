@@ -160,12 +160,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         batch_size``, at most 100 (MNIST's 100 epochs; the kept run gets the
         epochs the screening saved), and for runs that are not screened 50
         to 100 in proportion up to 70,000 samples and as many steps beyond.
-        With ``augment``, a run that is not screened trains for at least
-        200 steps: ``ceil(200 / s)`` epochs where that is more than 50 (below
-        1,024 samples with ``batch_size=256``; 200 epochs below 512).
+        With ``augment``, or on data of more than 50 features, a run that is
+        not screened trains for at least 200 steps: ``ceil(200 / s)`` epochs
+        where that is more than 50 (below 1,024 samples with
+        ``batch_size=256``; 200 epochs below 512).
 
         .. versionchanged:: 0.1
-           The 200-step floor of augmented runs.
+           The 200-step floor of augmented runs and of data of more than 50
+           features.
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3
@@ -1194,9 +1196,10 @@ _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
 #: From this many rows up a run that is not screened is counted in steps.
 _FULL_ROWS = 70_000
-#: The fewest optimisation steps of an augmented run that is not screened:
-#: with ``batch_size=256`` augmented fits of fewer than 1,024 rows train for
-#: more than 50 epochs (200 epochs below 512 rows).
+#: The fewest optimisation steps of a run that is not screened, with
+#: augmentation or on more than ``MAX_DIM`` features: with ``batch_size=256``
+#: such fits of fewer than 1,024 rows train for more than 50 epochs (200
+#: epochs below 512 rows).
 _MIN_STEPS = 200
 
 
@@ -1213,7 +1216,9 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
     the cost grows smoothly with the number of rows above 20,000. "auto"
     heads are 8 for one restart and 1 for several. A single run that is not
     screened above 20,000 samples trains for 50 to 100 epochs in proportion
-    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`).
+    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`);
+    below 1,024 samples a run of ``augmented`` views or of ``wide`` inputs
+    (more than ``MAX_DIM`` features) trains for at least 200 steps.
     """
     steps = max(1, n_samples // batch_size)
     if n_init == "auto":
@@ -1239,9 +1244,12 @@ def _run_epochs(n_samples, steps, floor=False):
     """The epochs of a run that is not screened (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
-    (beyond 70,000 rows with ``batch_size=256``). An ``augmented`` run
-    trains for at least 200 steps: on sets of 150 to 300 rows (one step per
-    epoch) 50 epochs left the image option below the default."""
+    (beyond 70,000 rows with ``batch_size=256``). With ``floor`` (augmented
+    views, or more than ``MAX_DIM`` features) a run trains for at least 200
+    steps: on sets of 150 to 800 rows (one to three steps per epoch) 50
+    epochs left the image option below the default and the default below
+    what 200 steps give (on data of at most ``MAX_DIM`` features, whose
+    first head the spectral clustering starts, 200 steps lost)."""
     if n_samples <= _SCREEN_ABOVE:
         by_rows = (max(50, math.ceil(_MIN_STEPS / steps)) if floor else 50)
     elif n_samples <= _FULL_ROWS:

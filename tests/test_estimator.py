@@ -310,14 +310,23 @@ def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init, smallest):
         assert abs(b - a) <= (runs + 1) * (n // batch_size) + 0.02 * max(a, b)
 
 
-@pytest.mark.parametrize("n_samples", [150, 695, 1_024])
-def test_only_augmented_runs_get_the_step_floor(n_samples):
-    """Without augmentation small data keep 50 epochs, however few steps."""
+@pytest.mark.parametrize("n_samples, wide_epochs", [(150, 200), (695, 100),
+                                                    (1_024, 50)])
+def test_step_floor_for_augmented_or_wide_inputs(n_samples, wide_epochs):
+    """Without augmentation small data of at most 50 features keep 50 epochs,
+    however few steps; wider inputs get the 200-step floor."""
     assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto") == (
         1, 8, None, 50)
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
+                         wide=True) == (1, 8, None, wide_epochs)
+    for n_features, epochs in [(50, 50), (51, wide_epochs)]:
+        model = DeepEntropyClustering()
+        model._check_params_vs_input(np.empty((n_samples, n_features),
+                                              dtype=np.float32))
+        assert (model._n_init, model._n_heads, model._max_iter) == (1, 8, epochs)
     # an explicit max_iter is kept as given
     assert _restart_plan(n_samples, 256, "auto", "auto", "auto", 30,
-                         augmented=True)[3] == 30
+                         augmented=True, wide=True)[3] == 30
 
 
 def test_fit_plans_restarts_from_the_number_of_rows():
