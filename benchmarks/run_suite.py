@@ -53,11 +53,12 @@ TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
 UNEQUAL = ["digits-lt10", "mnist-lt10", "fashion-lt10", "mnist-lt50",
            "fashion-lt50", "blobs-10to1", "blobs-outliers"]
 #: Few rows per class: ``<set>-<n>pc`` keeps ``n`` rows of each class of a
-#: suite set (150 to 800 rows; 20 classes in the sets of MNIST and
-#: Fashion-MNIST together).
+#: suite set (150 to 2,000 rows; 20 classes in the sets of MNIST and
+#: Fashion-MNIST together, 40 when their quarter turns are classes too).
 FEW = ["digits-15pc", "mnist-2k-20pc", "fashion-14px-2k-20pc",
        "mnist+fashion-4k-15pc", "fashion-2k-20pc", "mnist-14px-2k-20pc",
-       "digits-30pc", "digits-50pc", "mnist-2k-50pc", "mnist+fashion-4k-40pc"]
+       "digits-30pc", "digits-50pc", "mnist-2k-50pc", "mnist+fashion-4k-40pc",
+       "mnist+fashion-rot-8k-10pc", "mnist+fashion-rot-8k-50pc"]
 #: The sets a default run covers: every set of at most 4,000 rows.
 CHEAP = [name for name in IMAGES[:6] + TABULAR + TOY]
 #: Method names: baselines by their factory name, and the estimator.
@@ -134,6 +135,13 @@ def load(name, data_home):
     if name in ("mnist", "fashion-mnist"):
         X, y = images(name.split("-")[0])
         return X.reshape(len(X), -1), y, True
+    if name == "mnist+fashion-rot-8k":  # 40 classes: the 2,000-row subsets
+        Xm, ym, _ = load("mnist-2k", data_home)  # and their quarter turns
+        Xf, yf, _ = load("fashion-2k", data_home)
+        X = np.concatenate([Xm, Xf])
+        turned = np.rot90(X.reshape(-1, 28, 28), 1, axes=(1, 2)).reshape(len(X), -1)
+        y = np.concatenate([ym, yf + 10])
+        return np.concatenate([X, turned]), np.concatenate([y, y + 20]), True
     if name == "mnist+fashion-4k":
         Xm, ym = _subset(*images("mnist"), 2000, seed=1)
         Xf, yf = _subset(*images("fashion"), 2000, seed=2)
