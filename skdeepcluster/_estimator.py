@@ -545,7 +545,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             _restart_plan(n_samples, self._batch_size, 1 if warm else self.n_init,
                           1 if warm else self.n_heads, self.screen_epochs,
                           self.max_iter, augmented=self.augment is not None,
-                          wide=n_features > MAX_DIM))
+                          wide=n_features > MAX_DIM, n_outputs=n_outputs))
         self._prior = None
         self._prior_start = None
         fitted = getattr(self, "cluster_prior_", None)
@@ -1201,10 +1201,11 @@ _FULL_ROWS = 70_000
 #: such fits of fewer than 1,024 rows train for more than 50 epochs (200
 #: epochs below 512 rows).
 _MIN_STEPS = 200
+_STEPS_PER_OUTPUT = 20
 
 
 def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_iter,
-                  augmented=False, wide=False):
+                  augmented=False, wide=False, n_outputs=10):
     """Resolve the "auto" settings: (n_init, n_heads, screen_epochs, max_iter).
 
     Up to 20,000 samples, one run of 8 heads for 50 epochs, or 8 restarts of
@@ -1236,11 +1237,13 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
         # several million rows would otherwise leave nothing to train)
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
                         screen_epochs + 1) if screened
-                    else _run_epochs(n_samples, steps, augmented or wide))
+                    else _run_epochs(n_samples, steps, max(
+                        _MIN_STEPS, _STEPS_PER_OUTPUT * n_outputs)
+                        if augmented or wide else 0))
     return n_init, n_heads, screen_epochs, max_iter
 
 
-def _run_epochs(n_samples, steps, floor=False):
+def _run_epochs(n_samples, steps, min_steps=0):
     """The epochs of a run that is not screened (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
@@ -1251,7 +1254,7 @@ def _run_epochs(n_samples, steps, floor=False):
     what 200 steps give (on data of at most ``MAX_DIM`` features, whose
     first head the spectral clustering starts, 200 steps lost)."""
     if n_samples <= _SCREEN_ABOVE:
-        by_rows = (max(50, math.ceil(_MIN_STEPS / steps)) if floor else 50)
+        by_rows = max(50, math.ceil(min_steps / steps))
     elif n_samples <= _FULL_ROWS:
         by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
                             / (_FULL_ROWS - _SCREEN_ABOVE))
