@@ -163,10 +163,12 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         With ``augment``, or on data of more than 50 features, a run that is
         not screened trains for at least 200 steps: ``ceil(200 / s)`` epochs
         where that is more than 50 (below 1,024 samples with
-        ``batch_size=256``; 200 epochs below 512).
+        ``batch_size=256``; 200 epochs below 512); with ``augment`` also at
+        least 20 steps per network output (``n_subclusters``, else
+        ``n_clusters``; 800 steps for 40 clusters).
 
         .. versionchanged:: 0.1
-           The 200-step floor of augmented runs and of data of more than 50
+           The step floor of augmented runs and of data of more than 50
            features.
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
@@ -1199,7 +1201,8 @@ _FULL_ROWS = 70_000
 #: The fewest optimisation steps of a run that is not screened, with
 #: augmentation or on more than ``MAX_DIM`` features: with ``batch_size=256``
 #: such fits of fewer than 1,024 rows train for more than 50 epochs (200
-#: epochs below 512 rows).
+#: epochs below 512 rows). With augmentation also at least
+#: ``_STEPS_PER_OUTPUT`` per output of the network (800 for 40 clusters).
 _MIN_STEPS = 200
 _STEPS_PER_OUTPUT = 20
 
@@ -1218,8 +1221,9 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
     heads are 8 for one restart and 1 for several. A single run that is not
     screened above 20,000 samples trains for 50 to 100 epochs in proportion
     up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`);
-    below 1,024 samples a run of ``augmented`` views or of ``wide`` inputs
-    (more than ``MAX_DIM`` features) trains for at least 200 steps.
+    a run of ``augmented`` views or of ``wide`` inputs (more than
+    ``MAX_DIM`` features) trains for at least 200 steps, and with
+    augmentation at least 20 per network output (``n_outputs``).
     """
     steps = max(1, n_samples // batch_size)
     if n_init == "auto":
@@ -1237,22 +1241,32 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
         # several million rows would otherwise leave nothing to train)
         max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
                         screen_epochs + 1) if screened
-                    else _run_epochs(n_samples, steps, max(
-                        _MIN_STEPS, _STEPS_PER_OUTPUT * n_outputs)
-                        if augmented or wide else 0))
+                    else _run_epochs(n_samples, steps, _min_steps(
+                        augmented, wide, n_outputs)))
     return n_init, n_heads, screen_epochs, max_iter
+
+
+def _min_steps(augmented, wide, n_outputs):
+    """The fewest optimisation steps of a run that is not screened:
+    ``_MIN_STEPS`` for ``wide`` inputs (more than ``MAX_DIM`` features), as
+    many and at least ``_STEPS_PER_OUTPUT`` per network output for
+    ``augmented`` views, none otherwise."""
+    if augmented:
+        return max(_MIN_STEPS, _STEPS_PER_OUTPUT * n_outputs)
+    return _MIN_STEPS if wide else 0
 
 
 def _run_epochs(n_samples, steps, min_steps=0):
     """The epochs of a run that is not screened (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
-    (beyond 70,000 rows with ``batch_size=256``). With ``floor`` (augmented
-    views, or more than ``MAX_DIM`` features) a run trains for at least 200
-    steps: on sets of 150 to 800 rows (one to three steps per epoch) 50
-    epochs left the image option below the default and the default below
-    what 200 steps give (on data of at most ``MAX_DIM`` features, whose
-    first head the spectral clustering starts, 200 steps lost)."""
+    (beyond 70,000 rows with ``batch_size=256``), and at least the epochs
+    of ``min_steps`` steps (see :func:`_min_steps`): on sets of 150 to 800
+    rows (one to three steps per epoch) 50 epochs left the image option
+    below the default and the default below what 200 steps give (on data of
+    at most ``MAX_DIM`` features, whose first head the spectral clustering
+    starts, 200 steps lost), and on 40 classes the image option needed 20
+    steps per class."""
     if n_samples <= _SCREEN_ABOVE:
         by_rows = max(50, math.ceil(min_steps / steps))
     elif n_samples <= _FULL_ROWS:

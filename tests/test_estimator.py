@@ -329,6 +329,24 @@ def test_step_floor_for_augmented_or_wide_inputs(n_samples, wide_epochs):
                          augmented=True, wide=True)[3] == 30
 
 
+@pytest.mark.parametrize("n_samples, n_outputs, epochs", [
+    (300, 10, 200), (300, 20, 400), (800, 20, 134), (400, 40, 800),
+    (2_000, 40, 115), (4_000, 20, 50), (2_000, 5, 50)])
+def test_augmented_step_floor_grows_with_the_outputs(n_samples, n_outputs, epochs):
+    """With augmentation 20 steps per output of the network, and never fewer
+    than 200; without it 200 on wide inputs, whatever the outputs."""
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
+                         augmented=True, n_outputs=n_outputs)[3] == epochs
+    assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
+                         wide=True, n_outputs=n_outputs)[3] == max(
+        50, -(-200 // (n_samples // 256)))
+    # the estimator counts the network's outputs: with subclusters, those
+    model = DeepEntropyClustering(n_clusters=max(2, n_outputs // 2),
+                                  n_subclusters=n_outputs, augment="noise")
+    model._check_params_vs_input(np.empty((n_samples, 64), dtype=np.float32))
+    assert model._max_iter == epochs
+
+
 def test_fit_plans_restarts_from_the_number_of_rows():
     model = DeepEntropyClustering(n_clusters=10)
     model._check_params_vs_input(np.empty((20_000, 2), dtype=np.float32))
