@@ -1198,11 +1198,7 @@ _SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
 _SCREEN_ABOVE = 20_000
 #: From this many rows up a run that is not screened is counted in steps.
 _FULL_ROWS = 70_000
-#: The fewest optimisation steps of a run that is not screened, with
-#: augmentation or on more than ``MAX_DIM`` features: with ``batch_size=256``
-#: such fits of fewer than 1,024 rows train for more than 50 epochs (200
-#: epochs below 512 rows). With augmentation also at least
-#: ``_STEPS_PER_OUTPUT`` per output of the network (800 for 40 clusters).
+#: The step floors of a run that is not screened (see :func:`_min_steps`).
 _MIN_STEPS = 200
 _STEPS_PER_OUTPUT = 20
 
@@ -1220,10 +1216,9 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
     the cost grows smoothly with the number of rows above 20,000. "auto"
     heads are 8 for one restart and 1 for several. A single run that is not
     screened above 20,000 samples trains for 50 to 100 epochs in proportion
-    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`);
-    a run of ``augmented`` views or of ``wide`` inputs (more than
-    ``MAX_DIM`` features) trains for at least 200 steps, and with
-    augmentation at least 20 per network output (``n_outputs``).
+    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`),
+    and at least the steps :func:`_min_steps` gives ``augmented`` views,
+    ``wide`` inputs (more than ``MAX_DIM`` features) and ``n_outputs``.
     """
     steps = max(1, n_samples // batch_size)
     if n_init == "auto":
