@@ -155,13 +155,11 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``n_neighbors=0``).
     max_iter : "auto" or int, default="auto"
         Maximum number of epochs of the kept run. "auto" is 50 up to 20,000
-        samples; above, for a screened leader, about 27,300 optimisation
-        steps, ``ceil(27300 / s)`` epochs with ``s = n_samples //
-        batch_size``, at most 100 (MNIST's 100 epochs; the kept run gets the
-        epochs the screening saved), and for runs that are not screened 50
-        to 100 in proportion up to 70,000 samples and as many steps beyond.
-        With ``augment``, or on data of more than 50 features, a run that is
-        not screened trains for at least 200 steps: ``ceil(200 / s)`` epochs
+        samples, 50 to 100 in proportion up to 70,000 and 100 beyond, or
+        about 27,300 optimisation steps where those are fewer epochs:
+        ``ceil(27300 / s)`` with ``s = n_samples // batch_size`` (7 epochs on
+        a million rows). With ``augment``, or on data of more than 50
+        features, a run trains for at least 200 steps: ``ceil(200 / s)`` epochs
         where that is more than 50 (below 1,024 samples with
         ``batch_size=256``; 200 epochs below 512); with ``augment`` also at
         least 20 steps per network output (``n_subclusters``, else
@@ -169,7 +167,9 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
         .. versionchanged:: 0.1
            The step floor of augmented runs and of data of more than 50
-           features.
+           features; a screened leader trains as long as a single run (it
+           trained about 27,300 steps, at most 100 epochs, from 20,001
+           samples on).
     batch_size : int, default=256
         Mini-batch size; the y-step is solved per mini-batch.
     learning_rate_init : float, default=1e-3
@@ -181,15 +181,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     n_init : "auto" or int, default="auto"
         Number of restarts with different seeds; the one with the lowest final
         self-labeling objective is kept (on digits and MNIST the runs with the
-        lower objective are the more accurate ones). "auto" is 1 up to
-        20,000 samples, where the heads of one run (``n_heads``) keep the
-        benefit of restarts at a fraction of their cost, and 8 above (see
-        ``screen_epochs``) or with ``augment`` (the "What matters" page of
-        the documentation says why).
+        lower objective are the more accurate ones). "auto" is 1, where the
+        heads of one run (``n_heads``) keep the benefit of restarts at a
+        fraction of their cost, and 8 with ``augment`` (the "What matters"
+        page of the documentation says why).
 
         .. versionchanged:: 0.1
-           "auto" is 1 up to 20,000 samples without ``augment`` (it was 8,
-           with one head each).
+           "auto" is 1 without ``augment`` at every size (it was 8, with one
+           head each; from 0.1 up to 20,000 samples only).
     n_heads : "auto" or int, default="auto"
         Number of cluster heads trained together on one network: the
         network's own last linear layer and ``n_heads - 1`` more like it,
@@ -259,28 +258,36 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         restarts cost about ``n_init * screen_epochs + max_iter`` epochs
         instead of ``n_init * max_iter``. The kept network is exactly the one
         that restart would have given without the pause. None trains every
-        restart fully. "auto" is None up to 20,000 samples (on digits the
-        objective after 10 epochs did not predict the final accuracy) and
-        above, about 4,000 optimisation steps: ``ceil(4000 / s)`` epochs, at
-        most 15, with ``s = n_samples // batch_size`` steps per epoch (on
-        MNIST and Fashion-MNIST the objective after 15 epochs ranks the
-        restarts).
+        restart fully. "auto" is about 4,000 optimisation steps,
+        ``ceil(4000 / s)`` epochs with ``s = n_samples // batch_size`` steps
+        per epoch, where those are fewer than ``max_iter`` (on MNIST and
+        Fashion-MNIST the objective after 15 epochs ranks the restarts), and
+        None where they are not (up to 20,479 samples with
+        ``batch_size=256``: on digits the objective after 10 epochs did not
+        predict the final accuracy). Should the screening's leader diverge
+        later, the next screened restart takes its place.
 
         With all the "auto" defaults and ``batch_size=256`` the plan is
 
-        ==================  ======  =======  =============  ========
+        ==================  ======  =======  =============  ===========
         n_samples           n_init  n_heads  screen_epochs  max_iter
-        ==================  ======  =======  =============  ========
+        ==================  ======  =======  =============  ===========
         up to 20,000        1       8        None           50
-        20,001 to 70,000    8       1        15             100
-        100,000             8       1        11             70
-        1,000,000           8       1        2              7
-        ==================  ======  =======  =============  ========
+        30,000              1       8        None           60
+        70,000              1       8        None           100
+        100,000             1       8        None           70
+        1,000,000           1       8        None           7
+        ==================  ======  =======  =============  ===========
 
-        so that its cost grows smoothly with the number of rows above 20,000.
-        With ``augment``, up to 20,000 samples, 8 restarts of one head (50
-        epochs each). Should the screening's leader diverge later, the next
-        screened restart takes its place.
+        so that its cost grows smoothly with the number of rows. With
+        ``augment``, 8 restarts of one head: 50 epochs each up to 20,000
+        samples (more steps on small data, see ``max_iter``), screened after
+        35 of 60 epochs at 30,000 samples, 15 of 100 at 70,000 and 2 of 7 on
+        a million rows.
+
+        .. versionchanged:: 0.1
+           "auto" follows the run's epochs (it was None up to 20,000 samples
+           and at most 15 epochs above).
     tol : float, default=1e-3
         Training stops when the fraction of points whose pseudo-label changes in
         an epoch stays below ``tol`` for ``n_iter_no_change`` epochs.
@@ -1191,14 +1198,14 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
 
-#: Screening and the kept run's training are counted in optimisation steps
-#: above ``_SCREEN_ABOVE`` rows: on MNIST (273 steps per epoch) these are the
-#: 15 screening epochs and the 100 epochs of the kept run.
-_SCREEN_STEPS, _LEADER_STEPS = 4_000, 27_300
-_SCREEN_ABOVE = 20_000
-#: From this many rows up a run that is not screened is counted in steps.
-_FULL_ROWS = 70_000
-#: The step floors of a run that is not screened (see :func:`_min_steps`).
+#: Above ``_SMALL_ROWS`` rows a run's epochs grow with the rows, up to
+#: ``_FULL_ROWS``; beyond, a run is counted in optimisation steps: about
+#: ``_RUN_STEPS`` (100 epochs on MNIST, 273 steps per epoch). Restarts are
+#: screened after about ``_SCREEN_STEPS`` steps (15 epochs on MNIST) where
+#: that is fewer epochs than the run's.
+_SCREEN_STEPS, _RUN_STEPS = 4_000, 27_300
+_SMALL_ROWS, _FULL_ROWS = 20_000, 70_000
+#: The step floors of a run (see :func:`_min_steps`).
 _MIN_STEPS = 200
 _STEPS_PER_OUTPUT = 20
 
@@ -1207,42 +1214,36 @@ def _restart_plan(n_samples, batch_size, n_init, n_heads, screen_epochs, max_ite
                   augmented=False, wide=False, n_outputs=10):
     """Resolve the "auto" settings: (n_init, n_heads, screen_epochs, max_iter).
 
-    Up to 20,000 samples, one run of 8 heads for 50 epochs, or 8 restarts of
-    one head when the views are ``augmented`` (there, heads lost 2.6 points
-    on the suite's image sets). Above, 8
-    restarts of one head, each screened for about 4,000 steps (at most 15
-    epochs), and the leader trained to about 27,300 steps (at most 100
-    epochs): on MNIST 15 and 100 epochs, on a million rows 2 and 7, so that
-    the cost grows smoothly with the number of rows above 20,000. "auto"
-    heads are 8 for one restart and 1 for several. A single run that is not
-    screened above 20,000 samples trains for 50 to 100 epochs in proportion
-    up to 70,000 and about 27,300 steps beyond (see :func:`_run_epochs`),
+    One plan at every size: one run of 8 heads, or 8 restarts of one head
+    when the views are ``augmented`` (there, heads lost 2.6 points on the
+    suite's image sets). "auto" heads are 8 for one restart and 1 for
+    several. Each run trains for the epochs :func:`_run_epochs` gives (50
+    up to 20,000 rows, then more in proportion, then about 27,300 steps),
     and at least the steps :func:`_min_steps` gives ``augmented`` views,
     ``wide`` inputs (more than ``MAX_DIM`` features) and ``n_outputs``.
+    Several restarts are screened after about 4,000 steps where those are
+    fewer epochs than a run's: on MNIST 15 of 100, on a million rows 2 of
+    7, and not at all up to 20,479 rows (with ``batch_size=256``).
+    The cost thus grows smoothly with the number of rows.
     """
     steps = max(1, n_samples // batch_size)
     if n_init == "auto":
-        n_init = 1 if n_samples <= _SCREEN_ABOVE and not augmented else 8
+        n_init = 8 if augmented else 1
     if n_heads == "auto":
         n_heads = 8 if n_init == 1 else 1
+    if max_iter == "auto":
+        max_iter = _run_epochs(n_samples, steps,
+                               _min_steps(augmented, wide, n_outputs))
     if screen_epochs == "auto":
-        screen_epochs = (min(15, math.ceil(_SCREEN_STEPS / steps))
-                         if n_samples > _SCREEN_ABOVE else None)
+        screen = math.ceil(_SCREEN_STEPS / steps)
+        screen_epochs = screen if screen < max_iter else None
     if n_init == 1:
         screen_epochs = None
-    if max_iter == "auto":
-        screened = screen_epochs is not None and screen_epochs < 100
-        # at least one epoch past the screen (a screen of one epoch on
-        # several million rows would otherwise leave nothing to train)
-        max_iter = (max(min(100, math.ceil(_LEADER_STEPS / steps)),
-                        screen_epochs + 1) if screened
-                    else _run_epochs(n_samples, steps, _min_steps(
-                        augmented, wide, n_outputs)))
     return n_init, n_heads, screen_epochs, max_iter
 
 
 def _min_steps(augmented, wide, n_outputs):
-    """The fewest optimisation steps of a run that is not screened:
+    """The fewest optimisation steps of a run:
     ``_MIN_STEPS`` for ``wide`` inputs (more than ``MAX_DIM`` features), as
     many and at least ``_STEPS_PER_OUTPUT`` per network output for
     ``augmented`` views, none otherwise."""
@@ -1252,7 +1253,7 @@ def _min_steps(augmented, wide, n_outputs):
 
 
 def _run_epochs(n_samples, steps, min_steps=0):
-    """The epochs of a run that is not screened (see :func:`_restart_plan`):
+    """The epochs of a run (see :func:`_restart_plan`):
     50 up to 20,000 rows, 50 to 100 in proportion up to 70,000 and 100
     beyond, or about 27,300 optimisation steps where those are fewer epochs
     (beyond 70,000 rows with ``batch_size=256``), and at least the epochs
@@ -1262,14 +1263,14 @@ def _run_epochs(n_samples, steps, min_steps=0):
     at most ``MAX_DIM`` features, whose first head the spectral clustering
     starts, 200 steps lost), and on 40 classes the image option needed 20
     steps per class."""
-    if n_samples <= _SCREEN_ABOVE:
+    if n_samples <= _SMALL_ROWS:
         by_rows = max(50, math.ceil(min_steps / steps))
     elif n_samples <= _FULL_ROWS:
-        by_rows = math.ceil(50 + 50 * (n_samples - _SCREEN_ABOVE)
-                            / (_FULL_ROWS - _SCREEN_ABOVE))
+        by_rows = math.ceil(50 + 50 * (n_samples - _SMALL_ROWS)
+                            / (_FULL_ROWS - _SMALL_ROWS))
     else:
         by_rows = 100
-    return max(1, min(by_rows, math.ceil(_LEADER_STEPS / steps)))
+    return max(1, min(by_rows, math.ceil(_RUN_STEPS / steps)))
 
 
 @dataclass(frozen=True)

@@ -246,19 +246,23 @@ def test_screening_is_a_no_op_without_restarts_or_past_max_iter(blobs):
 
 @pytest.mark.parametrize("n_samples, given, plan", [
     (20_000, ("auto", "auto", "auto", "auto"), (1, 8, None, 50)),
-    (20_001, ("auto", "auto", "auto", "auto"), (8, 1, 15, 100)),
-    (70_000, ("auto", "auto", "auto", "auto"), (8, 1, 15, 100)),  # MNIST: 273 steps
-    (100_000, ("auto", "auto", "auto", "auto"), (8, 1, 11, 70)),  # 390 steps
-    (1_000_000, ("auto", "auto", "auto", "auto"), (8, 1, 2, 7)),  # 3,906 steps
+    (20_001, ("auto", "auto", "auto", "auto"), (1, 8, None, 51)),
+    (70_000, ("auto", "auto", "auto", "auto"), (1, 8, None, 100)),  # MNIST
+    (100_000, ("auto", "auto", "auto", "auto"), (1, 8, None, 70)),  # 390 steps
+    (1_000_000, ("auto", "auto", "auto", "auto"), (1, 8, None, 7)),  # 3,906 steps
     (20_001, (1, "auto", "auto", "auto"), (1, 8, None, 51)),  # one run of heads
     (45_000, (1, "auto", "auto", "auto"), (1, 8, None, 75)),
     (70_000, (1, "auto", "auto", "auto"), (1, 8, None, 100)),
     (100_000, (1, "auto", "auto", "auto"), (1, 8, None, 70)),
     (70_000, (1, 1, "auto", "auto"), (1, 1, None, 100)),       # a warm start
-    (20_000, (8, "auto", "auto", "auto"), (8, 1, None, 50)),
-    (70_000, ("auto", "auto", None, "auto"), (8, 1, None, 100)),
+    (20_000, (8, "auto", "auto", "auto"), (8, 1, None, 50)),  # 52 > 50 epochs
+    (20_480, (8, "auto", "auto", "auto"), (8, 1, 50, 51)),  # screened from here
+    (70_000, (8, "auto", "auto", "auto"), (8, 1, 15, 100)),  # 273 steps an epoch
+    (1_000_000, (8, "auto", "auto", "auto"), (8, 1, 2, 7)),
+    (70_000, (8, "auto", None, "auto"), (8, 1, None, 100)),
     (70_000, (4, 2, "auto", 30), (4, 2, 15, 30)),
-    (500, (3, "auto", 2, "auto"), (3, 1, 2, 100)),
+    (70_000, (4, 2, "auto", 15), (4, 2, None, 15)),  # nothing to pause before 15
+    (500, (3, "auto", 2, "auto"), (3, 1, 2, 50)),
     (500, (3, "auto", 100, "auto"), (3, 1, 100, 50)),   # nothing paused before 100
 ])
 def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
@@ -271,7 +275,9 @@ def test_auto_restart_plan_follows_the_data_size(n_samples, given, plan):
     (1_023, (8, 1, None, 67)),
     (1_024, (8, 1, None, 50)),   # four steps per epoch: 50 epochs are 200 steps
     (20_000, (8, 1, None, 50)),
+    (30_000, (8, 1, 35, 60)),    # 117 steps per epoch
     (70_000, (8, 1, 15, 100)),
+    (1_000_000, (8, 1, 2, 7)),
 ])
 def test_augmented_fits_plan_restarts_of_one_head(n_samples, plan):
     assert _restart_plan(n_samples, 256, "auto", "auto", "auto", "auto",
@@ -284,10 +290,11 @@ def test_augmented_fits_plan_restarts_of_one_head(n_samples, plan):
 
 @pytest.mark.parametrize("batch_size, largest", [(256, 20_000_000),
                                                 (32, 2_000_000)])
-@pytest.mark.parametrize("n_init, smallest", [("auto", 20_001), (1, 10_000)])
-def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init, smallest):
-    """Planned optimisation steps, of the default's screened restarts from
-    20,001 rows up and of one run from 10,000 rows up: between sizes about 1%
+@pytest.mark.parametrize("n_init", ["auto", 8])
+def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init):
+    """Planned optimisation steps, of the default's one run and of 8
+    restarts (screened from about 20,500 rows up), from 10,000 rows up:
+    between sizes about 1%
     apart they change by no more than one epoch of each restart and of the
     kept run (epochs are the plan's unit) plus the 1% growth of an epoch,
     and from MNIST's size up to 2,000,000 rows (batch 256) they stay within
@@ -301,7 +308,7 @@ def test_auto_restart_plan_has_no_cliff(batch_size, largest, n_init, smallest):
         return (runs * screen + leader - screen) * (n // batch_size), runs
 
     mnist, _ = planned_steps(70_000)
-    sizes = np.unique(np.geomspace(smallest, largest, 800).astype(int))
+    sizes = np.unique(np.geomspace(10_000, largest, 800).astype(int))
     steps = [planned_steps(n) for n in sizes]
     if batch_size == 256:
         assert all(0.25 * mnist < s < 1.6 * mnist
@@ -354,26 +361,31 @@ def test_fit_plans_restarts_from_the_number_of_rows():
             model._max_iter) == (1, 8, None, 50)
     model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32))
     assert (model._n_init, model._n_heads, model._screen_epochs,
+            model._max_iter) == (1, 8, None, 51)
+    model.set_params(n_init=8)._check_params_vs_input(
+        np.empty((70_000, 2), dtype=np.float32))
+    assert (model._n_init, model._n_heads, model._screen_epochs,
             model._max_iter) == (8, 1, 15, 100)
     model._check_params_vs_input(np.empty((20_001, 2), dtype=np.float32), warm=True)
     assert (model._n_init, model._n_heads, model._screen_epochs,
             model._max_iter) == (1, 1, None, 51)
 
 
-def test_auto_max_iter_trains_a_screened_leader_for_100_epochs(blobs):
+def test_auto_max_iter_trains_a_screened_leader_as_long_as_one_run(blobs):
     X, _ = blobs
     params = {"n_init": 2, "n_iter_no_change": 0, "max_iter": "auto"}
     assert small(**params).fit(X).n_iter_ == 50
-    assert small(screen_epochs=1, **params).fit(X).n_iter_ == 100
+    screened = small(screen_epochs=1, **params).fit(X)
+    assert screened.n_iter_ == 50 and len(screened.history_) == 50
 
 
 def test_warm_start_continues_one_run_for_max_iter_epochs(blobs):
     X, _ = blobs
     model = small(n_init=2, screen_epochs=1, max_iter="auto", n_iter_no_change=0,
                   warm_start=True).fit(X)
-    assert model.n_iter_ == 100
+    assert model.n_iter_ == 50
     model.fit(X)  # one run continued, not screened: 50 more epochs
-    assert model.n_iter_ == 50 and len(model.history_) == 150
+    assert model.n_iter_ == 50 and len(model.history_) == 100
 
 
 def test_screen_epochs_is_validated(blobs):
