@@ -14,6 +14,7 @@ Examples
 --------
 python benchmarks/run_suite.py                      # the cheap sets, 3 seeds
 python benchmarks/run_suite.py --datasets mnist-10k,fashion-10k --seeds 1
+python benchmarks/run_suite.py --datasets mnist --seeds 1 --first-seed 2
 python benchmarks/run_suite.py --methods deep --set batch_size=64 --label b64
 python benchmarks/run_suite.py --datasets unequal   # clusters of unequal sizes
 python benchmarks/run_suite.py --datasets few       # few rows per class
@@ -44,7 +45,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 REPORT = ROOT / "docs" / "suite.md"
 
 IMAGES = ["digits", "mnist-2k", "fashion-2k", "mnist-14px-2k", "fashion-14px-2k",
-          "mnist+fashion-4k", "mnist-10k", "fashion-10k", "mnist", "fashion-mnist"]
+          "mnist+fashion-4k", "mnist-10k", "fashion-10k", "mnist-30k", "fashion-30k",
+          "mnist", "fashion-mnist"]
 TABULAR = ["iris", "wine", "breast_cancer"]
 TOY = ["moons", "circles", "blobs", "anisotropic", "varied"]
 #: Clusters of unequal sizes: long-tailed subsets (class c keeps a share
@@ -176,7 +178,7 @@ def run(args):
         for method in methods:
             if method == "deep-affine" and not is_image:
                 continue
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 estimator = make_method(method, k, seed, overrides)
                 start = time.perf_counter()
                 labels = estimator.fit_predict(X)
@@ -304,6 +306,8 @@ def main():
     p.add_argument("--methods", default="all",
                    help=f"'all' or a comma-separated subset of {METHODS}")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first_seed to first_seed + seeds - 1")
     p.add_argument("--set", action="append", default=[],
                    help="a DeepEntropyClustering parameter, e.g. batch_size=64")
     p.add_argument("--label", default="", help="names the --set variant")
