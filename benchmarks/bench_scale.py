@@ -151,8 +151,8 @@ def main():
           f"{r['epoch_s'] * 70_000 / r['n_samples']:.1f}", f"{r['other_s']:.0f}",
           f"{r['peak_rss_mib']:.0f}", f"{r['acc_on_mnist']:.3f}"] for r in rows])
     plan = (f"one restart of {args.epochs} epochs, so the accuracy is not that of "
-            "a full fit" if args.epochs else "the default plan (8 restarts, "
-            "screened above 20,000 rows)" + (f" with {overrides}" if overrides else ""))
+            "a full fit" if args.epochs else "the estimator's default plan at the "
+            "commit below" + (f" with {overrides}" if overrides else ""))
     out.with_suffix(".md").write_text(
         "# Cost against the number of rows\n\n"
         f"`python benchmarks/bench_scale.py`: MNIST plus random affine distortions, "
