@@ -187,8 +187,7 @@ class DeepEntropyClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         page of the documentation says why).
 
         .. versionchanged:: 0.1
-           "auto" is 1 without ``augment`` at every size (it was 8, with one
-           head each; from 0.1 up to 20,000 samples only).
+           "auto" is 1 without ``augment`` (it was 8, with one head each).
     n_heads : "auto" or int, default="auto"
         Number of cluster heads trained together on one network: the
         network's own last linear layer and ``n_heads - 1`` more like it,
