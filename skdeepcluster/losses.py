@@ -142,24 +142,28 @@ def _tiny(dtype: torch.dtype) -> float:
 
 
 def _log_mean(log_probs: torch.Tensor) -> torch.Tensor:
-    """``log σ̄`` from ``log σ``: a log-mean-exp over the rows (always finite)."""
-    return torch.logsumexp(log_probs, dim=0) - math.log(log_probs.shape[0])
+    """``log σ̄`` from ``log σ``: a log-mean-exp over the rows (always finite;
+    the rows are the next-to-last dimension)."""
+    return torch.logsumexp(log_probs, dim=-2) - math.log(log_probs.shape[-2])
 
 
 # Kernels for training loops, on validated inputs and not in ``__all__``: the
 # ``*_from_log_probs`` forms take ``log σ`` already computed, so that a
 # training step that needs it for several terms (and for the y-step) computes
-# it once; the public functions are built on them.
+# it once; the public functions are built on them. Each takes rows in the
+# next-to-last dimension and clusters in the last, so that a training loop can
+# pass several heads' or views' batches stacked in front.
 
 
 def collision_from_log_probs(log_probs, log_target):
     """Per-sample collision CE ``-ln σ_iᵀy_i`` from ``ln σ`` and ``ln y``
     (every row of ``y`` must have mass)."""
-    return -torch.logsumexp(log_probs + log_target, dim=1)
+    return -torch.logsumexp(log_probs + log_target, dim=-1)
 
 
 def weak_fairness_from_log_probs(log_probs, log_prior=None):
-    """``KL(σ̄ ‖ u)`` from ``ln σ`` and ``ln u`` (None: uniform ``u``)."""
+    """``KL(σ̄ ‖ u)`` from ``ln σ`` and ``ln u`` (None: uniform ``u``): one
+    value per batch of rows (a scalar for one batch)."""
     log_mean = _log_mean(log_probs)
     return _kl_from_mean(log_mean.exp(), log_mean, log_prior)
 
@@ -174,15 +178,15 @@ def weak_fairness_from_mean(mean, log_prior=None):
 def _kl_from_mean(mean, log_mean, log_prior):
     """``KL(σ̄ ‖ u)`` from ``σ̄``, ``ln σ̄`` and ``ln u`` (None: uniform)."""
     if log_prior is None:
-        return (mean * log_mean).sum() + math.log(mean.shape[-1])
-    return (mean * (log_mean - log_prior)).sum()
+        return (mean * log_mean).sum(-1) + math.log(mean.shape[-1])
+    return (mean * (log_mean - log_prior)).sum(-1)
 
 
 def entropy_from_log_probs(log_probs, probs=None):
     """Per-sample entropy ``-Σ_k σ_k ln σ_k`` from ``ln σ`` (and ``σ`` when
     already at hand)."""
     probs = log_probs.exp() if probs is None else probs
-    return (probs * -log_probs).sum(dim=1)
+    return (probs * -log_probs).sum(dim=-1)
 
 
 def log_prior(u: torch.Tensor) -> torch.Tensor:

@@ -308,9 +308,11 @@ class SelfLabeling:
         return labels
 
     def network_loss(self, logits, log_probs, target, log_target):
-        """Mean loss of one view's ``logits`` (and their log-softmax) against
-        the pseudo-labels ``target`` (``log_target`` is ``ln target`` for the
-        collision loss, else None)."""
+        """Mean loss of the rows of ``logits`` (and their log-softmax), all
+        of shape ``(rows, K)``, against the pseudo-labels ``target``
+        (``log_target`` is ``ln target`` for the collision loss, else None).
+        The rows are every head's every view of the batch, stacked; each
+        view's rows are paired with their own pseudo-labels."""
         if self.loss == "collision":
             return losses.collision_from_log_probs(log_probs, log_target).mean()
         if self.loss == "reverse":
@@ -362,51 +364,53 @@ class SelfLabeling:
             views.append(self.view(x))
         batch = views[0] if len(views) == 1 else torch.cat(views)
         out = self.module(batch).float()
-        # one set of views' logits per head (a plain network has one)
-        logits = [z.chunk(len(views)) for z in (out[None] if out.dim() == 2 else out)]
-        # ln σ once per view: the y-step, every loss term and the epoch
-        # statistics share it (each log-softmax is a full kernel launch)
-        log_probs = [[torch.log_softmax(z, 1) for z in head] for head in logits]
+        # every head's views as one tensor (n_heads, n_views, rows, K): each
+        # term below is one operation for all of them, not one per head
+        logits = (out[None] if out.dim() == 2 else out).unflatten(
+            1, (len(views), len(batch) // len(views)))
+        # ln σ once: the y-step, every loss term and the epoch statistics
+        # share it
+        log_probs = torch.log_softmax(logits, -1)
         with torch.no_grad():
-            if len(views) == 1:
-                probs = [head[0].detach().exp() for head in log_probs]
-            else:  # the views' product of experts
-                probs = [torch.softmax(sum(lp.detach() for lp in head), 1)
-                         for head in log_probs]
+            log_p = log_probs.detach()
+            # one view's σ, or the views' product of experts
+            probs = log_p[:, 0].exp() if len(views) == 1 else torch.softmax(
+                log_p.sum(1), -1)
             if shard is None:
-                targets = self._pseudo_labels_of_heads(probs)
-                means = [None] * len(probs)
+                targets = self._pseudo_labels_of_heads(probs.unbind(0))
+                means = None
                 if (self.start_labels is not None
                         and self.epochs_done < self.start_epochs):
                     targets[0] = self._start_targets(positions, targets[0])
             else:
                 targets, means = self._global_y_step(probs, log_probs)
-        loss = sum(self._head_loss(h, idx, *parts) for h, parts in
-                   enumerate(zip(logits, log_probs, targets, means))) / len(logits)
+            targets = torch.stack(targets)
+        loss = self._heads_loss(idx, logits, log_probs, targets, means)
         if self.adversarial_weight > 0 and len(idx) > 0:
             local = 1.0 if shard is None else len(idx) / shard.batch_total
-            log_p = torch.stack([head[0].detach() for head in log_probs])
+            first = log_p[:, 0]
             loss = loss + local * self.adversarial_weight * self.adversarial_loss(
-                views[0], log_p if len(log_probs) > 1 else log_p[0], idx)
+                views[0], first if len(first) > 1 else first[0], idx)
         with torch.no_grad():
-            stats = []
-            for head, p, target in zip(log_probs, probs, targets):
-                log_p = head[0].detach()
-                p = log_p.exp() if len(views) > 1 else p
-                entropy = losses.entropy_from_log_probs(log_p, p)
-                stats.append({"labels": target.argmax(1), "idx": positions,
-                              "prob_sum": p.sum(0), "entropy_sum": entropy.sum(),
-                              "target_sum": target.sum(0)})
+            first = log_p[:, 0]
+            p = first.exp() if len(views) > 1 else probs
+            entropy_sums = losses.entropy_from_log_probs(first, p).sum(-1)
+            prob_sums, target_sums = p.sum(1), targets.sum(1)
+            labels = targets.argmax(-1)
+            stats = [{"labels": labels[h], "idx": positions,
+                      "prob_sum": prob_sums[h], "entropy_sum": entropy_sums[h],
+                      "target_sum": target_sums[h]} for h in range(len(targets))]
         return loss, stats
 
-    def _head_loss(self, h, idx, logits, log_probs, target, means):
-        """The loss of head ``h``: its views' ``logits`` and ``log_probs``
-        against its pseudo-labels ``target``, its weak fairness (with
-        ``means``, the views' mean predictions over the global batch of a
-        data-parallel fit) and its margin term."""
+    def _heads_loss(self, idx, logits, log_probs, targets, means):
+        """The loss of every head, averaged over the heads: its views'
+        ``logits`` and ``log_probs`` (both ``(n_heads, n_views, rows, K)``)
+        against its pseudo-labels ``targets`` (``(n_heads, rows, K)``), its
+        weak fairness (with ``means``, the views' mean predictions over the
+        global batch of a data-parallel fit, ``(n_heads, n_views, K)``) and
+        its margin term."""
         shard = self.shard
-        with torch.no_grad():  # y-step rows are on the simplex: each has mass
-            log_target = target.log() if self.loss == "collision" else None
+        n_heads, n_views = logits.shape[:2]
         # In a data-parallel fit, per-row terms are means over this process's
         # rows and terms of the parameters alone the same on every process:
         # they are weighted so that the gradients summed over the processes
@@ -414,28 +418,53 @@ class SelfLabeling:
         local = 1.0 if shard is None else len(idx) / shard.batch_total
         replica = 1.0 if shard is None else 1.0 / shard.world
         if local > 0:
-            loss = sum(self.network_loss(z, lp, target, log_target)
-                       for z, lp in zip(logits, log_probs)) / len(logits)
+            # every head's every view has the batch's rows: the mean over all
+            # of their rows is the mean over heads and views of each one's
+            with torch.no_grad():
+                target = targets[:, None].expand(logits.shape).flatten(0, 2)
+                # y-step rows are on the simplex: each has mass
+                log_target = target.log() if self.loss == "collision" else None
+            loss = self.network_loss(logits.flatten(0, 2), log_probs.flatten(0, 2),
+                                     target, log_target)
             if shard is not None:
                 loss = local * loss
         else:  # no row of this batch here: nothing to add, but the graph
-            loss = logits[0].sum() * 0.0  # reaches every parameter
-        with self._on_head(h):
-            if self.fairness_weight > 0:
-                # weak fairness on the network's own batch marginal: the
-                # y-step's strong fairness cannot move confident predictions
-                if shard is None:
-                    fairness = sum(
-                        losses.weak_fairness_from_log_probs(lp, self._log_prior(lp))
-                        for lp in log_probs)
-                else:
-                    fairness = sum(self._shared_weak_fairness(lp, mean)
-                                   for lp, mean in zip(log_probs, means))
-                loss = loss + self.fairness_weight * fairness / len(logits)
-        head = self.heads[h]
-        if self.margin_weight > 0 and head is not None:
-            loss = loss + replica * self.margin_weight * head.weight.pow(2).sum()
+            loss = logits.sum() * 0.0  # reaches every parameter
+        if self.fairness_weight > 0:
+            # weak fairness on the network's own batch marginal: the y-step's
+            # strong fairness cannot move confident predictions
+            if shard is None:
+                fairness = losses.weak_fairness_from_log_probs(
+                    log_probs, self._log_priors(log_probs)).mean()
+            else:
+                fairness = 0.0
+                for h in range(n_heads):
+                    with self._on_head(h):
+                        fairness = fairness + sum(
+                            self._shared_weak_fairness(lp, mean)
+                            for lp, mean in zip(log_probs[h], means[h]))
+                fairness = fairness / (n_heads * n_views)
+            loss = loss + self.fairness_weight * fairness
+        if self.margin_weight > 0:
+            margins = [head.weight.pow(2).sum() for head in self.heads
+                       if head is not None]
+            if margins:
+                loss = loss + replica * self.margin_weight * sum(margins) / n_heads
         return loss
+
+    def _log_priors(self, like):
+        """Every head's ``ln u`` as a ``(n_heads, 1, K)`` tensor like ``like``,
+        None when every head's prior is uniform."""
+        priors = []
+        for h in range(len(self.heads)):
+            with self._on_head(h):
+                priors.append(self._log_prior(like))
+        if all(prior is None for prior in priors):
+            return None
+        uniform = torch.full(like.shape[-1:], -math.log(like.shape[-1]),
+                             dtype=like.dtype, device=like.device)
+        return torch.stack([uniform if prior is None else prior
+                            for prior in priors])[:, None]
 
     def _global_y_step(self, probs, log_probs):
         """The y-step of a data-parallel fit: the predictions of the global

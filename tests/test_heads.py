@@ -152,3 +152,45 @@ def test_heads_need_a_linear_head():
 
     with pytest.raises(ValueError, match="n_heads=2 needs a network"):
         DeepEntropyClustering(3, model=no_linear, n_heads=2).fit(_blobs()[:, :3])
+
+
+def test_batch_loss_is_the_mean_of_each_heads_terms():
+    """The heads' terms, computed for all heads at once, add up to the mean
+    over the heads of each head's own: collision CE of each view against the
+    head's pseudo-labels (the y-step of the views' product of experts), weak
+    fairness towards the head's own prior and the margin of its weights."""
+    from skdeepcluster._data import InputScaler
+    from skdeepcluster._neighbors import nearest_neighbors
+    from skdeepcluster.losses import collision_cross_entropy, weak_fairness
+    from skdeepcluster.objectives import SelfLabeling
+
+    X = _blobs().astype(np.float32)
+    torch.manual_seed(0)
+    module = MultiHead(build_mlp(2, 3, (8,)), 3)
+    scaler = InputScaler.fit(X)
+    generator = torch.Generator().manual_seed(0)
+    start_prior = [0.2, 0.3, 0.5]
+    objective = SelfLabeling(
+        X, module, scaler, torch.device("cpu"), loss="collision",
+        fairness_weight=0.7, prior=None, margin_weight=0.05,
+        neighbors=nearest_neighbors(X, 5, scaler, generator), augmenter=None,
+        generator=generator, start_labels=np.zeros(len(X), dtype=int),
+        start_prior=start_prior)
+    objective.epochs_done = objective.start_epochs  # the heads self-label now
+    seen = []
+    hook = module.register_forward_hook(lambda m, args, out: seen.append(out))
+    loss, stats = objective(np.arange(0, 300, 2))
+    hook.remove()
+    logits = seen[0].detach()  # (heads, both views' rows, clusters)
+    priors = [start_prior, None, None]  # the first head's own, then uniform
+    expected = 0.0
+    for h, head in enumerate(module.heads()):
+        views = logits[h].chunk(2)
+        probs = torch.softmax(sum(torch.log_softmax(z, 1) for z in views), 1)
+        with objective._on_head(h):
+            target = objective.pseudo_labels(probs)
+        np.testing.assert_array_equal(stats[h]["labels"], target.argmax(1))
+        expected += (sum(collision_cross_entropy(z, target) for z in views) / 2
+                     + 0.7 * sum(weak_fairness(z, priors[h]) for z in views) / 2
+                     + 0.05 * head.weight.detach().pow(2).sum())
+    torch.testing.assert_close(loss.detach(), expected / 3)
