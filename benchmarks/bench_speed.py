@@ -66,15 +66,25 @@ def report():
     records = [json.loads(line) for line in open(RECORDS)]
     cells = defaultdict(list)
     for r in records:
-        method = r["method"] + (f" [{r['label']}]" if r.get("label") else "")
+        # a label names the deep model's variant; the baselines fitted in
+        # the same repeats say which variant they were timed beside
+        label = r.get("label") or ""
+        if not label:
+            method = r["method"]
+        elif r["method"].startswith("deep"):
+            method = f"{r['method']} [{label}]"
+        else:
+            method = f"{r['method']} (beside {label})"
         cells[(r["dataset"], r["rows"], method, r["commit"],
-               r["torch_threads"])].append(r)
-    bar = {(d, c, t, r["seed"]): r["seconds"]
-           for (d, _, m, c, t), rs in cells.items() if m == "umap+gmm" for r in rs}
+               r["torch_threads"], label)].append(r)
+    bar = {(d, c, t, label, r["seed"]): r["seconds"]
+           for (d, _, m, c, t, label), rs in cells.items()
+           if m.split(" ")[0] == "umap+gmm" for r in rs}
     rows = []
-    for (dataset, n, method, at, threads), rs in cells.items():
-        ratios = [r["seconds"] / bar[(dataset, at, threads, r["seed"])]
-                  for r in rs if (dataset, at, threads, r["seed"]) in bar]
+    for (dataset, n, method, at, threads, label), rs in cells.items():
+        key = (dataset, at, threads, label)
+        ratios = [r["seconds"] / bar[(*key, r["seed"])]
+                  for r in rs if (*key, r["seed"]) in bar]
         rows.append([dataset, f"{n:,}", method,
                      f"{np.median([r['acc'] for r in rs]):.3f}",
                      f"{np.median([r['seconds'] for r in rs]):.1f}",
@@ -86,7 +96,9 @@ def report():
              "Hungarian accuracy and the fit time in seconds; \"× UMAP+GMM\" is the "
              "median ratio of the fit time to UMAP+GMM's in the same repeat. Every "
              "fit of a repeat ran one after another in one process with the given "
-             "number of torch threads, on a machine shared with other work.", "",
+             "number of torch threads, on a machine shared with other work. A "
+             "bracketed label names a variant of the deep model (`--set`), and "
+             "the baselines timed in its repeats say which.", "",
              markdown_table(["data", "rows", "method", "ACC", "fit, s",
                              "× UMAP+GMM", "n", "threads", "commit"], rows)]
     TABLE.write_text("\n".join(lines) + "\n")
