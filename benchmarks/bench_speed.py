@@ -77,9 +77,8 @@ def report():
             method = f"{r['method']} (beside {label})"
         cells[(r["dataset"], r["rows"], method, r["commit"],
                r["torch_threads"], label)].append(r)
-    bar = {(d, c, t, label, r["seed"]): r["seconds"]
-           for (d, _, m, c, t, label), rs in cells.items()
-           if m.split(" ")[0] == "umap+gmm" for r in rs}
+    bar = {(r["dataset"], r["commit"], r["torch_threads"], r.get("label") or "",
+            r["seed"]): r["seconds"] for r in records if r["method"] == "umap+gmm"}
     rows = []
     for (dataset, n, method, at, threads, label), rs in cells.items():
         key = (dataset, at, threads, label)

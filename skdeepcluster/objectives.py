@@ -373,8 +373,9 @@ class SelfLabeling:
         log_probs = torch.log_softmax(logits, -1)
         with torch.no_grad():
             log_p = log_probs.detach()
+            first = log_p[:, 0]  # every head's ln σ of the batch's own rows
             # one view's σ, or the views' product of experts
-            probs = log_p[:, 0].exp() if len(views) == 1 else torch.softmax(
+            probs = first.exp() if len(views) == 1 else torch.softmax(
                 log_p.sum(1), -1)
             if shard is None:
                 targets = self._pseudo_labels_of_heads(probs.unbind(0))
@@ -388,11 +389,9 @@ class SelfLabeling:
         loss = self._heads_loss(idx, logits, log_probs, targets, means)
         if self.adversarial_weight > 0 and len(idx) > 0:
             local = 1.0 if shard is None else len(idx) / shard.batch_total
-            first = log_p[:, 0]
             loss = loss + local * self.adversarial_weight * self.adversarial_loss(
                 views[0], first if len(first) > 1 else first[0], idx)
         with torch.no_grad():
-            first = log_p[:, 0]
             p = first.exp() if len(views) > 1 else probs
             entropy_sums = losses.entropy_from_log_probs(first, p).sum(-1)
             prob_sums, target_sums = p.sum(1), targets.sum(1)
